@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * The one definition of the nf_tables "mape" expression's netlink
+ * attributes, shared by kmod/ (kernel) and nft-expr/ (libnftnl, nftables).
+ * Numbers here are ABI: append, never renumber.
+ */
+#ifndef _UAPI_NF_NAT_MAPE_H
+#define _UAPI_NF_NAT_MAPE_H
+
+#include <linux/netfilter/nf_nat.h>
+
+#define NFT_MAPE_EXPR_NAME	"mape"
+
+/*
+ * All numeric attributes are NLA_U32 in network byte order, like nft_nat's,
+ * so the kernel sees out-of-range values instead of silently truncated ones.
+ */
+enum nft_mape_attributes {
+	NFTA_MAPE_UNSPEC,
+	NFTA_MAPE_REG_ADDR_MIN,	/* register with the lowest IPv4 address */
+	NFTA_MAPE_REG_ADDR_MAX,	/* register with the highest (ADDR-ADDR) */
+	NFTA_MAPE_PSID_OFFSET,	/* a: 0..15 */
+	NFTA_MAPE_PSID_LEN,	/* k: 0..16 - a */
+	NFTA_MAPE_PSID,		/* psid: 0..2^k - 1 */
+	NFTA_MAPE_FLAGS,	/* NFT_MAPE_FLAGS_ALL subset */
+	__NFTA_MAPE_MAX
+};
+#define NFTA_MAPE_MAX		(__NFTA_MAPE_MAX - 1)
+
+/* Same bits and meaning as snat's flags. */
+#define NFT_MAPE_FLAGS_ALL	(NF_NAT_RANGE_PERSISTENT | \
+				 NF_NAT_RANGE_PROTO_RANDOM | \
+				 NF_NAT_RANGE_PROTO_RANDOM_FULLY)
+
+#endif /* _UAPI_NF_NAT_MAPE_H */

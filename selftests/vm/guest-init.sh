@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Stage 2 (host binaries, as PID 1 of the guest): mount the usual kernel
+# filesystems, run the command run.sh left in the results share, hand back
+# its exit status and the full kernel log, power off.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/mape-vm /run/netns
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 mapeout /run/mape-vm
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb LANG=C.UTF-8 MAPE_VM=1
+hostname mape-vm
+ip link set lo up
+
+/bin/sh /run/mape-vm/cmd.sh
+echo $? > /run/mape-vm/rc
+dmesg > /run/mape-vm/dmesg
+sync
+umount /run/mape-vm
+# run.sh passes -no-reboot: a reboot ends QEMU at once.
+echo b > /proc/sysrq-trigger
