@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0
+# nf_nat_mape: MAP-E (RFC 7597) port-set source NAT for nf_tables.
+#
+#   make              build the module for KVER (default: newest headers)
+#   make deps         apt-install everything the build and tests need
+#   make unit         userspace unit tests of the port-set arithmetic
+#   make check        deps + unit + module for every kernel + VM selftests
+#   make clean
+
+KVER ?= $(shell scripts/kernels.sh newest)
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror
+
+MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h)
+
+.PHONY: all module deps unit check clean
+
+all: module
+
+module: build/$(KVER)/nf_nat_mape.ko
+
+build/%/nf_nat_mape.ko: $(MOD_SRCS) scripts/build-module.sh
+	@test -n "$*" || { echo "no kernel headers installed: make deps" >&2; exit 1; }
+	scripts/build-module.sh $*
+
+deps:
+	scripts/deps.sh
+
+build/unit/portset_test: tests/unit/portset_test.c include/mape_portset.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude $< -lcmocka -o $@
+
+unit: build/unit/portset_test
+	CMOCKA_MESSAGE_OUTPUT=TAP $<
+
+check: deps
+	scripts/check.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,68 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The whole test run behind "make check": unit tests, the module build for
+# every kernel with headers (zero warnings), and the kernel selftests in a
+# VM of every bootable kernel. Every case counts once; the last line is
+# "N passed, N failed" and the exit status is non-zero on any failure.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+LOG=$ROOT/build/check
+mkdir -p "$LOG"
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+verdict() { if [ "$2" = 0 ]; then ok "$1"; else not_ok "$1"; fi; }
+
+# tally FILE PREFIX: count the TAP case lines that start with PREFIX.
+tally() {
+	local p f
+	p=$(grep -cE "^$2ok " "$1" | tr -d ' ')
+	p=$((p - $(grep -cE "^$2ok .*# SKIP" "$1")))
+	f=$(grep -cE "^$2not ok " "$1")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "# $(basename "$1"): $p passed, $f failed"
+	[ "$f" = 0 ]
+}
+
+section() { echo; echo "# ==== $* ===="; }
+
+section "unit tests"
+make -s unit > "$LOG/unit.log" 2>&1
+rc=$?
+cat "$LOG/unit.log"
+tally "$LOG/unit.log" "" || rc=0	# failing cases counted already
+[ "$rc" = 0 ] || not_ok "unit test binary exited with $rc"
+
+section "module builds"
+for k in $(scripts/kernels.sh headers); do
+	make -s module KVER="$k" > "$LOG/build-$k.log" 2>&1
+	rc=$?
+	verdict "module builds for $k" $rc
+	if [ $rc != 0 ]; then
+		tail -20 "$LOG/build-$k.log"
+	elif grep -i 'warning:' "$LOG/build-$k.log"; then
+		not_ok "module build for $k has no warnings"
+	else
+		ok "module build for $k has no warnings"
+	fi
+done
+
+for k in $(scripts/kernels.sh boot); do
+	section "kernel selftests on $k"
+	if [ ! -r "build/$k/modroot/lib/modules/$k/updates/nf_nat_mape.ko" ]; then
+		not_ok "$k: module and index built for the VM"
+		continue
+	fi
+	selftests/vm/run.sh --kernel "$k" -- selftests/run_all.sh 2>&1 | tee "$LOG/vm-$k.log"
+	rc=${PIPESTATUS[0]}
+	tally "$LOG/vm-$k.log" "  "
+	verdict "$k: VM suite exited 0 with a kernel log free of reports (got $rc)" $rc
+done
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

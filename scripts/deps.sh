@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Install what building and testing need on Debian 12, skipping what is
+# present: toolchain, cmocka, QEMU, busybox, nft and socat for the tests,
+# and the kernels the module is built and booted for:
+#   6.1   linux-image-amd64 + headers (Debian 12's own series)
+#   6.12  the newest linux-image-6.12.*+deb12-amd64 + headers
+#   6.1.0-50 headers (6.1.176): build-only, the older nf_tables API
+set -euo pipefail
+
+base="gcc make libc6-dev libcmocka-dev qemu-system-x86 busybox-static nftables
+      socat iproute2 kmod cpio xz-utils zstd linux-image-amd64 linux-headers-amd64"
+old61=linux-headers-6.1.0-50-amd64
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+have612() { compgen -G '/lib/modules/6.12.*-amd64/build/Makefile' > /dev/null &&
+	compgen -G '/boot/vmlinuz-6.12.*-amd64' > /dev/null; }
+
+missing=""
+for p in $base $old61; do
+	installed "$p" || missing="$missing $p"
+done
+if [ -z "$missing" ] && have612; then
+	echo "deps: all present"
+	exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+if ! have612; then
+	img=$(apt-cache pkgnames linux-image-6.12. |
+		grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -n 1)
+	[ -n "$img" ] || { echo "deps: no linux-image-6.12 in apt" >&2; exit 1; }
+	missing="$missing $img ${img/image/headers}"
+fi
+if ! apt-cache show "$old61" > /dev/null 2>&1; then
+	echo "deps: $old61 not in apt: the old-API build check will be skipped" >&2
+	missing=${missing/$old61/}
+fi
+echo "deps: installing$missing"
+# INITRD=No: the VM boots its own initramfs; skip Debian's (a minute each).
+INITRD=No apt-get install -y -qq --no-install-recommends $missing
