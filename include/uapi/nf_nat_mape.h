@@ -12,8 +12,13 @@
 #define NFT_MAPE_EXPR_NAME	"mape"
 
 /*
+ * The expression translates IPv4 only: in an inet table it lets other
+ * families pass untouched (NFT_BREAK), as "snat ip to" does.
+ *
  * All numeric attributes are NLA_U32 in network byte order, like nft_nat's,
  * so the kernel sees out-of-range values instead of silently truncated ones.
+ * REG_ADDR_MIN, PSID_OFFSET, PSID_LEN and PSID are required; REG_ADDR_MAX
+ * defaults to REG_ADDR_MIN's register; FLAGS defaults to 0.
  */
 enum nft_mape_attributes {
 	NFTA_MAPE_UNSPEC,
