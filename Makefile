@@ -4,6 +4,7 @@
 #   make              build the module for KVER (default: newest headers)
 #   make deps         apt-install everything the build and tests need
 #   make unit         userspace unit tests of the port-set arithmetic
+#   make selftest-tools  helpers the VM selftests run
 #   make check        deps + unit + module for every kernel + VM selftests
 #   make clean
 
@@ -13,7 +14,7 @@ WARN := -Wall -Wextra -Werror
 
 MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h)
 
-.PHONY: all module deps unit check clean
+.PHONY: all module deps unit selftest-tools check clean
 
 all: module
 
@@ -32,6 +33,15 @@ build/unit/portset_test: tests/unit/portset_test.c include/mape_portset.h
 
 unit: build/unit/portset_test
 	CMOCKA_MESSAGE_OUTPUT=TAP $<
+
+# Helpers the kernel selftests run inside the VM.
+SELFTEST_TOOLS := build/tools/mape_rule
+
+build/tools/%: selftests/tools/%.c include/uapi/nf_nat_mape.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -Iinclude/uapi $< -o $@
+
+selftest-tools: $(SELFTEST_TOOLS)
 
 check: deps
 	scripts/check.sh

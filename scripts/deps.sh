@@ -9,7 +9,8 @@
 set -euo pipefail
 
 base="gcc make libc6-dev libcmocka-dev qemu-system-x86 busybox-static nftables
-      socat iproute2 kmod cpio xz-utils zstd linux-image-amd64 linux-headers-amd64"
+      socat iproute2 iputils-ping procps conntrack kmod cpio xz-utils zstd
+      linux-image-amd64 linux-headers-amd64"
 old61=linux-headers-6.1.0-50-amd64
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
