@@ -35,7 +35,7 @@ unit: build/unit/portset_test
 	CMOCKA_MESSAGE_OUTPUT=TAP $<
 
 # Helpers the kernel selftests run inside the VM.
-SELFTEST_TOOLS := build/tools/mape_rule
+SELFTEST_TOOLS := build/tools/mape_rule build/tools/flows
 
 build/tools/%: selftests/tools/%.c include/uapi/nf_nat_mape.h
 	@mkdir -p $(@D)

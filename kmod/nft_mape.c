@@ -11,6 +11,8 @@
  * kernel log line naming the value; nft checks the same rules first and
  * points at the token.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/jhash.h>
 #include <linux/module.h>
 #include <linux/netfilter.h>

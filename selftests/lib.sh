@@ -122,3 +122,67 @@ mape_install_module() {
 }
 
 MAPE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# topo_crs: client -- router -- server, the router forwarding between them.
+#   client 192.0.2.2/24 = lan0 192.0.2.1/24 (router) wan0 $1/24 = server $2/24
+# Sets $client, $router, $server; the router has an empty nat table
+# "table ip nat { chain post }" at postrouting for the test's rules.
+topo_crs() {
+	local wan=$1 srv=$2
+	ns_create client && ns_create router && ns_create server &&
+	veth_link "$client" eth0 192.0.2.2/24 "$router" lan0 192.0.2.1/24 &&
+	veth_link "$router" wan0 "$wan/24" "$server" eth0 "$srv/24" &&
+	ip -n "$client" route add default via 192.0.2.1 &&
+	ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1 &&
+	ip netns exec "$router" nft -f - <<-NFT
+	table ip nat {
+		chain post {
+			type nat hook postrouting priority srcnat;
+		}
+	}
+	NFT
+}
+
+# mape_stat NS FIELD: a /proc/net/stat/nf_nat_mape column summed over CPUs.
+mape_stat() {
+	ip netns exec "$1" awk -v f="$2" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next }
+		{ s += $c } END { print s + 0 }' /proc/net/stat/nf_nat_mape
+}
+
+# not_in_set A K PSID: print the ports read from stdin that are NOT in the
+# port set. Written from RFC 7597 5.1 by taking each port apart, on purpose
+# unlike include/mape_portset.h, which builds ports up.
+not_in_set() {
+	awk -v a="$1" -v k="$2" -v psid="$3" '
+		{
+			p = $1; m = 16 - a - k
+			bad = (int(p / 2 ^ m) % 2 ^ k) != psid
+			if (a > 0 && int(p / 2 ^ (16 - a)) == 0) bad = 1
+			if (a == 0 && p < 1024) bad = 1
+			if (bad) print p
+		}'
+}
+
+# seen_ports FILE: the ports a "flows run" output says the server saw.
+seen_ports() { awk '$1 == "seen" { print $2 }' "$1"; }
+
+# all_in_set FILE A K PSID: every seen port in the set (and at least one).
+all_in_set() {
+	local bad
+	[ -n "$(seen_ports "$1")" ] || { echo "# no port seen"; return 1; }
+	bad=$(seen_ports "$1" | not_in_set "$2" "$3" "$4" | head -5)
+	[ -z "$bad" ] || { echo "# outside $2/$3/$4:" $bad; return 1; }
+}
+
+# all_distinct FILE: no port seen twice.
+all_distinct() {
+	local dup
+	dup=$(seen_ports "$1" | sort | uniq -d | head -5)
+	[ -z "$dup" ] || { echo "# seen twice:" $dup; return 1; }
+}
+
+# opened FILE N: the last "open" step of FILE opened exactly N flows.
+opened() {
+	awk -v n="$2" '$1 == "open" { ok = $4 } END { exit !(ok == n) }' "$1"
+}

@@ -17,19 +17,9 @@ SERVER=198.51.100.2
 
 trap ns_cleanup EXIT
 setup() {
-	ns_create client && ns_create router && ns_create server &&
-	veth_link "$client" eth0 192.0.2.2/24 "$router" lan0 192.0.2.1/24 &&
-	veth_link "$router" wan0 $NAT_ADDR/24 "$server" eth0 $SERVER/24 &&
-	ip -n "$client" route add default via 192.0.2.1 &&
-	ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1 &&
-	ip netns exec "$router" nft -f - <<-NFT
-	table ip nat {
-		chain postrouting {
-			type nat hook postrouting priority srcnat;
-			oifname "wan0" meta l4proto { tcp, udp } snat to $NAT_ADDR:$LO-$HI
-		}
-	}
-	NFT
+	topo_crs $NAT_ADDR $SERVER &&
+	ip netns exec "$router" nft add rule ip nat post \
+		oifname wan0 meta l4proto { tcp, udp } snat to $NAT_ADDR:$LO-$HI
 }
 
 # Each server echoes "peer-address peer-port" of what it received; the TCP
