@@ -169,4 +169,40 @@ static inline void mape_portset_block(const struct mape_portset *ps,
 	*hi = mape_portset_raw(ps, b, (1u << ps->m) - 1);
 }
 
+static inline uint32_t mape_gcd(uint32_t a, uint32_t b)
+{
+	while (b) {
+		uint32_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * A step for walking the indices 0 .. size-1 so that start + i * step
+ * (mod size), i < size, visits every index exactly once: the first step
+ * at or after 1 + r % (size - 1) that is coprime with size. Callers pass
+ * a random r so that walks do not line up behind each other.
+ */
+static inline uint32_t mape_walk_step(uint32_t size, uint32_t r)
+{
+	uint32_t step;
+
+	if (size <= 2)
+		return 1;
+	step = 1 + r % (size - 1);
+	while (mape_gcd(step, size) != 1)
+		step = step + 1 < size ? step + 1 : 1;
+	return step;
+}
+
+/* The index after idx on a walk with that step. */
+static inline uint32_t mape_walk_next(uint32_t idx, uint32_t step, uint32_t size)
+{
+	idx += step;
+	return idx >= size ? idx - size : idx;
+}
+
 #endif /* MAPE_PORTSET_H */

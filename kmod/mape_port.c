@@ -11,7 +11,6 @@
  * min(P, MAPE_MAX_PROBES) for the walk, and 1 to re-check a takeover
  * candidate. No locks are taken; conntrack lookups are RCU.
  */
-#include <linux/gcd.h>
 #include <linux/random.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
@@ -104,19 +103,6 @@ static void mape_set_port(struct mape_search *s, u32 idx)
 	s->tuple.src.u.all = htons(mape_portset_port(s->ps, idx));
 }
 
-/* A random step coprime to P: start + i * step visits every index once. */
-static u32 mape_random_step(u32 size)
-{
-	u32 step;
-
-	if (size <= 2)
-		return 1;
-	step = 1 + get_random_u32_below(size - 1);
-	while (gcd(step, size) != 1)
-		step = step + 1 < size ? step + 1 : 1;
-	return step;
-}
-
 /*
  * Walk the set in a random order; a random order, unlike a linear walk,
  * does not grow runs of taken ports that make later searches longer.
@@ -126,7 +112,8 @@ static u32 mape_random_step(u32 size)
 static bool mape_walk(struct mape_search *s)
 {
 	u32 size = s->ps->size, n = min_t(u32, size, MAPE_MAX_PROBES);
-	u32 idx = get_random_u32_below(size), step = mape_random_step(size);
+	u32 idx = get_random_u32_below(size);
+	u32 step = mape_walk_step(size, get_random_u32());
 	u32 closing = U32_MAX, i;
 
 	for (i = 0; i < n; i++) {
@@ -141,9 +128,7 @@ static bool mape_walk(struct mape_search *s)
 		case PROBE_TAKEN:
 			break;
 		}
-		idx += step;
-		if (idx >= size)
-			idx -= size;
+		idx = mape_walk_next(idx, step, size);
 	}
 	if (closing == U32_MAX)
 		return false;

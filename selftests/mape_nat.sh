@@ -103,17 +103,17 @@ random_does_not_keep() {
 }
 
 # Exactly P flows toward one destination get ports; flow P+1 is dropped
-# and counted; every port seen is in the set and distinct.
+# and counted; every port seen is in the set and distinct. Flow P+1 is
+# opened while the first P sockets are still held, so the client cannot
+# reuse one of their 5-tuples (which would be an old flow, not a new one).
 exhaustion() {
 	local a=$1 k=$2 psid=$3 size=$4 port=$5 e0
-	set_rule $a $k $psid &&
-	run_flows "full-$port" udp $port open:$size &&
-	opened "$OUT/full-$port" $size &&
-	all_in_set "$OUT/full-$port" $a $k $psid && all_distinct "$OUT/full-$port" ||
-		return 1
-	e0=$(stat exhausted)
-	run_flows "over-$port" udp $port open:1
-	opened "$OUT/over-$port" 0 && [ "$(stat exhausted)" = $((e0 + 1)) ]
+	set_rule $a $k $psid && e0=$(stat exhausted) &&
+	run_flows "full-$port" udp $port open:$size open:1
+	grep -q "^open $size ok $size failed 0" "$OUT/full-$port" &&
+	opened "$OUT/full-$port" 0 &&
+	all_in_set "$OUT/full-$port" $a $k $psid && all_distinct "$OUT/full-$port" &&
+	[ "$(stat exhausted)" = $((e0 + 1)) ]
 }
 
 second_destination_served() {

@@ -273,6 +273,33 @@ static void test_blocks_match_index_order(void **state)
 	}
 }
 
+/*
+ * Walks of every size up to past MAPE's probe bound, from several starts
+ * and steps: each visits every index exactly once, which is what lets the
+ * kernel promise that a flow fails only when every port is taken.
+ */
+static void test_walk_visits_every_index_once(void **state)
+{
+	static uint8_t seen[5000];
+	static const uint32_t rs[] = { 0, 1, 2, 7, 1000, 0x9e3779b9u, UINT32_MAX };
+	uint32_t size, r, i, idx, step;
+
+	(void)state;
+	for (size = 1; size <= 4200; size++) {
+		for (r = 0; r < sizeof(rs) / sizeof(rs[0]); r++) {
+			step = mape_walk_step(size, rs[r]);
+			assert_true(step >= 1 && (step < size || size == 1));
+			memset(seen, 0, size);
+			idx = rs[r] % size;
+			for (i = 0; i < size; i++) {
+				if (seen[idx]++)
+					fail_msg("size %u step %u: index %u twice", size, step, idx);
+				idx = mape_walk_next(idx, step, size);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_bijection_all_valid),
 		cmocka_unit_test(test_psids_partition_port_space),
 		cmocka_unit_test(test_blocks_match_index_order),
+		cmocka_unit_test(test_walk_visits_every_index_once),
 	};
 
 	return cmocka_run_group_tests_name("portset", tests, NULL, NULL);
