@@ -5,7 +5,7 @@
 # without reporting a failing case gets one synthetic failing case, so the
 # case counts always show the failure.
 cd "$(dirname "$0")" || exit 1
-tests="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_netns.sh"
+tests="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_netns.sh nft_mape.sh"
 
 set -- $tests
 echo "KTAP version 1"
