@@ -5,6 +5,7 @@
 #   make deps         apt-install everything the build and tests need
 #   make unit         userspace unit tests of the port-set arithmetic
 #   make selftest-tools  helpers the VM selftests run
+#   make mapecalc     tools/mapecalc, the CE parameter calculator
 #   make check        deps + unit + module for every kernel + VM selftests
 #   make clean
 
@@ -14,7 +15,7 @@ WARN := -Wall -Wextra -Werror
 
 MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h)
 
-.PHONY: all module deps unit selftest-tools check clean
+.PHONY: all module deps unit selftest-tools mapecalc check clean
 
 all: module
 
@@ -43,8 +44,12 @@ build/tools/%: selftests/tools/%.c include/uapi/nf_nat_mape.h
 
 selftest-tools: $(SELFTEST_TOOLS)
 
+mapecalc:
+	$(MAKE) -C tools/mapecalc
+
 check: deps
 	scripts/check.sh
 
 clean:
 	rm -rf build
+	$(MAKE) -C tools/mapecalc clean

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # The whole test run behind "make check": unit tests, the module build for
-# every kernel with headers (zero warnings), and the kernel selftests in a
-# VM of every bootable kernel. Every case counts once; the last line is
-# "N passed, N failed" and the exit status is non-zero on any failure.
+# every kernel with headers (zero warnings), mapecalc's tests, and the
+# kernel selftests in a VM of every bootable kernel. Every case counts once;
+# the last line is "N passed, N failed" and the exit status is non-zero on
+# any failure.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -36,6 +37,13 @@ rc=$?
 cat "$LOG/unit.log"
 tally "$LOG/unit.log" "" || rc=0	# failing cases counted already
 [ "$rc" = 0 ] || not_ok "unit test binary exited with $rc"
+
+section "mapecalc"
+make -s -C tools/mapecalc check > "$LOG/mapecalc.log" 2>&1
+rc=$?
+grep -v ' passed, ' "$LOG/mapecalc.log"	# its own summary is not the last word
+tally "$LOG/mapecalc.log" "" || rc=0
+[ "$rc" = 0 ] || not_ok "mapecalc tests exited with $rc"
 
 section "module builds"
 for k in $(scripts/kernels.sh headers); do

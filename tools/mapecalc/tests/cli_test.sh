@@ -1,0 +1,343 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Black-box tests of the mapecalc binary: the published examples, every
+# error path (exit 2, one line on stderr, nothing on stdout) and every
+# output format read back by its consumer (sh, python3 json, nft -c).
+# Port ranges are checked by decomposing each port with awk, not by
+# asking the tool. TAP output; exit 1 if any case fails.
+#
+# Usage: tests/cli_test.sh [path/to/mapecalc]
+#
+# Cases are written as check NAME eval '...': the single quotes defer the
+# expansion to eval on purpose (so variables set only for eval look unused),
+# and $RFC_RULE / $ranges are split on purpose.
+# shellcheck disable=SC2016,SC2086,SC2034
+
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${1:-$HERE/mapecalc}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+TABLE=$HERE/jp-mape-rules.csv
+TMP=$(mktemp -d) || exit 1
+trap 'rm -rf "$TMP"' EXIT
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; }
+skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
+check() { # NAME CMD...: the case passes when CMD succeeds
+	name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+diag() { sed 's/^/# /' "$@"; }
+
+RFC_RULE="--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 16 --psid-offset 6"
+
+# run ARGS...: stdout to $TMP/out, stderr to $TMP/err, status in $rc
+run() {
+	"$BIN" "$@" > "$TMP/out" 2> "$TMP/err"
+	rc=$?
+}
+
+# has TEXT: $TMP/out contains the fixed string TEXT
+has() {
+	grep -qF -- "$1" "$TMP/out" || { echo "# missing: $1"; return 1; }
+}
+
+# vars FILE: source shell-format output in a fresh sh, print NAME=value
+# lines for the given names so that quoting is exercised by sh itself.
+shvar() { # FILE NAME -> value
+	sh -c '. "$1" && eval "printf %s \"\${$2}\""' sh "$1" "$2"
+}
+
+expect_var() { # FILE NAME VALUE
+	v=$(shvar "$1" "$2")
+	[ "$v" = "$3" ] || { echo "# $2='$v', want '$3'"; return 1; }
+}
+
+# Every port of every range must belong to (a, k, psid) by the RFC 7597
+# 5.1 bit layout, A > 0, and the ranges must add up to the port count.
+ranges_ok() { # A K PSID COUNT RANGES...
+	a=$1 k=$2 psid=$3 count=$4
+	shift 4
+	echo "$*" | tr ' ' '\n' | awk -F- -v a="$a" -v k="$k" -v psid="$psid" \
+		-v count="$count" '
+	function pow2(e) { return 2 ^ e }
+	{
+		for (p = $1; p <= $2; p++) {
+			m = 16 - a - k
+			if (a > 0 && int(p / pow2(16 - a)) == 0) bad++
+			if (int(p / pow2(m)) % pow2(k) != psid) bad++
+			if (p <= last) bad++
+			last = p
+			total++
+		}
+	}
+	END {
+		if (bad || total != count) {
+			printf "# ranges: %d bad ports, %d ports, want %d\n", bad, total, count
+			exit 1
+		}
+	}'
+}
+
+# ---- the published examples ----
+
+run $RFC_RULE 2001:db8:0012:3400::/56 -f shell
+cp "$TMP/out" "$TMP/rfc.sh"
+check "rfc7597 example: exit 0" [ "$rc" = 0 ]
+check "rfc7597 example: IPv4 192.0.2.18" expect_var "$TMP/rfc.sh" MAPE_IPV4 192.0.2.18
+check "rfc7597 example: PSID 0x34, k=8, a=6" eval \
+	'expect_var "$TMP/rfc.sh" MAPE_PSID_HEX 0x34 &&
+	 expect_var "$TMP/rfc.sh" MAPE_PSID 52 &&
+	 expect_var "$TMP/rfc.sh" MAPE_PSID_LEN 8 &&
+	 expect_var "$TMP/rfc.sh" MAPE_PSID_OFFSET 6'
+check "rfc7597 example: 252 ports" expect_var "$TMP/rfc.sh" MAPE_PORTS 252
+ranges=$(shvar "$TMP/rfc.sh" MAPE_PORT_RANGES)
+check "rfc7597 example: ranges 1232-1235 2256-2259 ... 64720-64723" eval \
+	'case "$ranges" in "1232-1235 2256-2259 "*" 64720-64723") true ;; *) false ;; esac'
+check "rfc7597 example: every listed port is in 6/8/0x34" ranges_ok 6 8 52 252 $ranges
+check "rfc7597 example: CE (RFC layout)" \
+	expect_var "$TMP/rfc.sh" MAPE_CE 2001:db8:12:3400:0:c000:212:34
+check "rfc7597 example: explicit rule defaults to the RFC layout" \
+	expect_var "$TMP/rfc.sh" MAPE_IID rfc7597
+
+run $RFC_RULE 2001:db8:0012:3400::/56
+check "rfc7597 example text: addresses, PSID, ports" eval \
+	'has "IPv4 address     192.0.2.18" && has "PSID 52 (0x34)" &&
+	 has "252 in 63 blocks of 4" && has "1232-1235" && has "64720-64723" &&
+	 has "CE IPv6 address  2001:db8:12:3400:0:c000:212:34"'
+
+run 240b:10:abcd:ef00::/56 --rules "$TABLE" -f shell
+cp "$TMP/out" "$TMP/v6plus.sh"
+check "v6plus example: exit 0" [ "$rc" = 0 ]
+check "v6plus example: rule 240b:10::/31 106.72.0.0/15 o=25 a=4" eval \
+	'expect_var "$TMP/v6plus.sh" MAPE_RULE_IPV6 240b:10::/31 &&
+	 expect_var "$TMP/v6plus.sh" MAPE_RULE_IPV4 106.72.0.0/15 &&
+	 expect_var "$TMP/v6plus.sh" MAPE_EA_LEN 25 &&
+	 expect_var "$TMP/v6plus.sh" MAPE_PSID_OFFSET 4'
+check "v6plus example: IPv4 106.72.171.205 PSID 0xef" eval \
+	'expect_var "$TMP/v6plus.sh" MAPE_IPV4 106.72.171.205 &&
+	 expect_var "$TMP/v6plus.sh" MAPE_PSID_HEX 0xef'
+check "v6plus example: legacy CE" eval \
+	'expect_var "$TMP/v6plus.sh" MAPE_CE 240b:10:abcd:ef00:6a:48ab:cd00:ef00 &&
+	 expect_var "$TMP/v6plus.sh" MAPE_IID legacy &&
+	 expect_var "$TMP/v6plus.sh" MAPE_SERVICE v6plus'
+ranges=$(shvar "$TMP/v6plus.sh" MAPE_PORT_RANGES)
+check "v6plus example: every listed port is in 4/8/0xef" ranges_ok 4 8 239 240 $ranges
+
+# the default table, from another directory
+(cd "$TMP" && "$BIN" 2400:4050:1234:5600::/56 > "$TMP/out" 2> "$TMP/err")
+rc=$?
+cp "$TMP/out" "$TMP/ocn.txt"
+check "ocn: default table found from another cwd" [ "$rc" = 0 ]
+check "ocn: IPv4 153.240.72.209" has "IPv4 address     153.240.72.209"
+check "ocn: PSID 0x16, offset 6 length 6" has "offset 6, length 6, PSID 22 (0x16)"
+check "ocn: 1008 ports" has "ports            1008 in 63 blocks of 16"
+check "ocn: CE 2400:4050:1234:5600:99:f048:d100:1600" \
+	has "CE IPv6 address  2400:4050:1234:5600:99:f048:d100:1600"
+check "ocn: BR 2001:380:a120::9" has "BR               2001:380:a120::9"
+check "ocn: service and legacy layout named" eval \
+	'has "ocn-virtual-connect" && has "interface id     legacy"'
+check "ocn: MTU 1460 and ipip6" eval 'has "MTU              1460" && has "ipip6"'
+check "ocn text: no trailing blanks" eval '! grep -q "[[:blank:]]$" "$TMP/ocn.txt"'
+check "ocn text: all 63 blocks listed, first and last" eval \
+	'has "1376-1391" && has "64864-64879" &&
+	 [ "$(grep -E "^    [0-9]" "$TMP/ocn.txt" | tr -s " " "\n" | grep -c -- -)" = 63 ]'
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f shell
+ranges=$(shvar "$TMP/out" MAPE_PORT_RANGES)
+check "ocn: every listed port is in 6/6/0x16" ranges_ok 6 6 22 1008 $ranges
+
+run 240b:10:abcd:ef12:3456::1 --rules "$TABLE"
+check "address without /len: assumed /56, said so" eval \
+	'[ "$rc" = 0 ] && has "assuming the delegated prefix is /56" &&
+	 has "240b:10:abcd:ef00:6a:48ab:cd00:ef00"'
+run 240b:10:abcd:ef00::/56 --rules "$TABLE" --rfc -f shell
+check "--rfc overrides the service layout" \
+	expect_var "$TMP/out" MAPE_CE 240b:10:abcd:ef00:0:6a48:abcd:ef
+run $RFC_RULE --legacy 2001:db8:12:3400::/56 -f shell
+check "--legacy on an explicit rule" \
+	expect_var "$TMP/out" MAPE_CE 2001:db8:12:3400:c0:2:1200:3400
+run $RFC_RULE --br 2001:db8::1 2001:db8:12:3400::/56 -f shell
+check "--br sets the BR" expect_var "$TMP/out" MAPE_BR 2001:db8::1
+run --rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 4 \
+	--psid-offset 6 2001:db8:a0::/44
+check "o < 32 - r4: IPv4 prefix, no PSID, said so" eval \
+	'[ "$rc" = 0 ] && has "IPv4 prefix      192.0.2.160/28" && has "no PSID"'
+
+# ---- errors: exit 2, one line on stderr, nothing on stdout ----
+
+err_case() { # NAME PATTERN ARGS...
+	name=$1 pat=$2
+	shift 2
+	run "$@"
+	if [ "$rc" = 2 ] && [ ! -s "$TMP/out" ] &&
+	   [ "$(wc -l < "$TMP/err")" = 1 ] &&
+	   grep -q "^mapecalc: .*$pat" "$TMP/err"; then
+		ok "error: $name"
+	else
+		not_ok "error: $name (rc=$rc)"
+		diag "$TMP/err"
+	fi
+}
+
+err_case "garbage prefix" "not an IPv6" garbage --rules "$TABLE"
+err_case "IPv4 instead of a prefix" "not an IPv6" 192.0.2.1 --rules "$TABLE"
+err_case "prefix length 129" "prefix length" 2001:db8::/129 --rules "$TABLE"
+err_case "prefix matching no rule" "matches no rule" 2001:db8:12:3400::/56 --rules "$TABLE"
+err_case "/40 under the /31 o=25 rule" \
+	"prefix /40 too short for this rule: needs /56\$" 240b:10::/40 --rules "$TABLE"
+err_case "/36 spanning /38 rules" "too short for this rule: needs /56" \
+	2400:4050::/36 --rules "$TABLE"
+err_case "explicit rule: prefix too short" "prefix /48 too short for this rule: needs /56" \
+	$RFC_RULE 2001:db8:12::/48
+err_case "explicit rule: prefix outside" "not inside the rule" $RFC_RULE 2001:db9::/56
+err_case "--psid-offset 16" "bad --psid-offset '16'" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 16 --psid-offset 16 2001:db8::/56
+err_case "--psid-offset -1" "bad --psid-offset" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 16 --psid-offset -1 2001:db8::/56
+err_case "--psid-offset x" "bad --psid-offset" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 16 --psid-offset x 2001:db8::/56
+err_case "--psid-offset 10 with k=8" "exceed 16 bits" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 16 --psid-offset 10 2001:db8::/56
+err_case "--ea-len 49" "bad --ea-len" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 49 --psid-offset 6 2001:db8::/56
+err_case "missing --rule-ipv4" "missing --rule-ipv4" \
+	--rule-ipv6 2001:db8::/40 --ea-len 16 --psid-offset 6 2001:db8::/56
+err_case "missing --ea-len" "missing --ea-len" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --psid-offset 6 2001:db8::/56
+err_case "missing --psid-offset" "missing --psid-offset" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 16 2001:db8::/56
+err_case "missing --rule-ipv6" "missing --rule-ipv6" \
+	--rule-ipv4 192.0.2.0/24 --ea-len 16 --psid-offset 6 2001:db8::/56
+err_case "rule IPv6 prefix without length" "needs a prefix length" \
+	--rule-ipv6 2001:db8:: --rule-ipv4 192.0.2.0/24 --ea-len 16 --psid-offset 6 2001:db8::/56
+err_case "rule with host bits" "bits set after" \
+	--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.1/24 --ea-len 16 --psid-offset 6 2001:db8::/56
+err_case "--rules with an explicit rule" "exclude each other" \
+	--rules "$TABLE" $RFC_RULE 2001:db8::/56
+err_case "unknown --format" "unknown --format 'xml'" -f xml 240b:10:abcd:ef00::/56
+err_case "--format networkd: not yet" "not yet" --format networkd 240b:10:abcd:ef00::/56
+err_case "-f ip without --wan" "needs --wan" -f ip --rules "$TABLE" 240b:10:abcd:ef00::/56
+err_case "-f ip without a BR" "needs the BR" -f ip --wan eth0 $RFC_RULE 2001:db8:12:3400::/56
+err_case "bad --br" "--br" --br 2001:db8::zz --rules "$TABLE" 240b:10:abcd:ef00::/56
+err_case "bad --tunnel" "bad --tunnel" --tunnel 'a;b' 240b:10:abcd:ef00::/56
+err_case "bad --wan" "bad --wan" --wan 'eth0 x' 240b:10:abcd:ef00::/56
+err_case "bad --link-mtu" "bad --link-mtu" --link-mtu 1500x 240b:10:abcd:ef00::/56
+err_case "--legacy with --rfc" "exclude each other" --legacy --rfc 240b:10:abcd:ef00::/56
+err_case "unknown option" "unknown option '--bogus'" --bogus 240b:10:abcd:ef00::/56
+err_case "option without its value" "needs a value" 240b:10:abcd:ef00::/56 --tunnel
+err_case "no prefix" "missing the delegated prefix"
+err_case "two prefixes" "one prefix only" 240b:10:abcd:ef00::/56 240b:10:abcd:ef00::/56
+err_case "missing table file" "cannot open rule table" --rules "$TMP/none.csv" 240b:10::/56
+printf 'x,2001:db8::/40,192.0.2.0/24,16,6,7,\n' > "$TMP/bad.csv"
+err_case "inconsistent table line" "bad.csv:1: psid_len 7 disagrees" \
+	--rules "$TMP/bad.csv" 2001:db8:12:3400::/56
+err_case "newline in an argument stays one line" "not an IPv6" "$(printf 'a\nb')"
+
+# ---- formats read back by their consumers ----
+
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f shell --tunnel wan6 --wan eth1
+check "shell: sh -n accepts it" sh -n "$TMP/out"
+check "shell: sourced values" eval \
+	'expect_var "$TMP/out" MAPE_IPV4 153.240.72.209 &&
+	 expect_var "$TMP/out" MAPE_PSID 22 &&
+	 expect_var "$TMP/out" MAPE_PORTS 1008 &&
+	 expect_var "$TMP/out" MAPE_BR 2001:380:a120::9 &&
+	 expect_var "$TMP/out" MAPE_CE 2400:4050:1234:5600:99:f048:d100:1600 &&
+	 expect_var "$TMP/out" MAPE_TUNNEL wan6 &&
+	 expect_var "$TMP/out" MAPE_WAN eth1 &&
+	 expect_var "$TMP/out" MAPE_MTU 1460 &&
+	 expect_var "$TMP/out" MAPE_SERVICE ocn-virtual-connect'
+check "shell: only MAPE_ assignments" eval \
+	'! grep -qv "^MAPE_[A-Z0-9_]*=" "$TMP/out"'
+
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f json
+if command -v python3 > /dev/null 2>&1; then
+	check "json: python3 -m json.tool parses it" \
+		eval 'python3 -m json.tool "$TMP/out" > /dev/null'
+	check "json: values" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ipv4_address"] == "153.240.72.209", d
+assert d["psid"] == 0x16 and d["psid_len"] == 6 and d["psid_offset"] == 6
+assert d["ports"] == 1008 and len(d["port_ranges"]) == 63
+assert sum(hi - lo + 1 for lo, hi in d["port_ranges"]) == 1008
+assert d["ce_ipv6"] == "2400:4050:1234:5600:99:f048:d100:1600"
+assert d["br"] == "2001:380:a120::9" and d["interface_id"] == "legacy"
+assert d["service"] == "ocn-virtual-connect" and d["tunnel"]["mtu"] == 1460
+' "$TMP/out"
+	run $RFC_RULE 2001:db8:12:3400::1 -f json
+	check "json: explicit rule, no BR, address input" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["br"] is None and d["service"] is None
+assert d["prefix_length_assumed"] is True
+assert d["delegated_prefix"] == "2001:db8:12:3400::/56"
+' "$TMP/out"
+else
+	skip "json: python3 -m json.tool parses it" "no python3"
+	skip "json: values" "no python3"
+	skip "json: explicit rule, no BR, address input" "no python3"
+fi
+
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f nft --tunnel wan6
+cp "$TMP/out" "$TMP/rules.nft"
+check "nft: snat to ADDR:mape a/k/psid on the tunnel" \
+	has 'oifname "wan6" snat to 153.240.72.209:mape 6/6/22'
+check "nft: MSS clamp" \
+	has 'oifname "wan6" tcp flags syn tcp option maxseg size set rt mtu'
+check "nft: braces balance" eval \
+	'[ "$(tr -cd "{" < "$TMP/rules.nft" | wc -c)" = "$(tr -cd "}" < "$TMP/rules.nft" | wc -c)" ]'
+# Stock nft does not know ":mape a/k/psid" (nft-expr/ teaches it): check
+# the rest of the ruleset with that part cut, where nft -c can run here.
+printf 'table ip t {\n}\n' > "$TMP/probe.nft"
+if command -v nft > /dev/null 2>&1 && nft -c -f "$TMP/probe.nft" > /dev/null 2>&1; then
+	sed 's/:mape [0-9]*\/[0-9]*\/[0-9]*//' "$TMP/rules.nft" > "$TMP/plain.nft"
+	check "nft: nft -c accepts the ruleset (mape part cut)" \
+		eval 'nft -c -f "$TMP/plain.nft" 2> "$TMP/nfterr" || { diag "$TMP/nfterr"; false; }'
+else
+	skip "nft: nft -c accepts the ruleset (mape part cut)" "nft -c unavailable"
+fi
+
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f ip --wan eth1 --link-mtu 1454
+cat > "$TMP/ip.want" <<'EOF'
+ip -6 addr add 2400:4050:1234:5600:99:f048:d100:1600/128 dev eth1
+ip -6 tunnel add mape0 mode ipip6 local 2400:4050:1234:5600:99:f048:d100:1600 remote 2001:380:a120::9 encaplimit none
+ip link set mape0 mtu 1414 up
+ip addr add 153.240.72.209/32 dev mape0
+ip route add default dev mape0
+EOF
+check "ip: the commands (MTU from --link-mtu)" eval \
+	'grep -v "^#" "$TMP/out" | diff "$TMP/ip.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
+check "ip: sh -n accepts it" sh -n "$TMP/out"
+
+# ---- help, version, install ----
+
+run --help
+check "--help: exit 0, formats and networkd 'not yet'" eval \
+	'[ "$rc" = 0 ] && has "Usage: mapecalc" && has "--psid-offset" && has "not yet"'
+run --version
+check "--version" eval '[ "$rc" = 0 ] && has "mapecalc "'
+
+if make -s -C "$HERE" install DESTDIR="$TMP/root" > "$TMP/inst" 2>&1; then
+	inst=$(find "$TMP/root" -type f | sed "s|^$TMP/root||" | sort | tr '\n' ' ')
+	check "make install DESTDIR: binary, man page, table" eval \
+		'case "$inst" in *"/bin/mapecalc "*"/share/man/man1/mapecalc.1 "*"/share/mapecalc/jp-mape-rules.csv "*) true ;; *) echo "# $inst"; false ;; esac'
+	check "make install: table header (attribution) intact" \
+		cmp "$TABLE" "$(find "$TMP/root" -name jp-mape-rules.csv)"
+else
+	not_ok "make install DESTDIR"
+	diag "$TMP/inst"
+fi
+
+if command -v groff > /dev/null 2>&1; then
+	check "man page renders without warnings" eval \
+		'groff -man -Tutf8 -ww -z "$HERE/mapecalc.1" 2> "$TMP/man" && [ ! -s "$TMP/man" ] || { diag "$TMP/man"; false; }'
+else
+	skip "man page renders without warnings" "no groff"
+fi
+
+echo "1..$n"
+[ "$failed" = 0 ]
