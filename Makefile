@@ -6,6 +6,7 @@
 #   make unit         userspace unit tests of the port-set arithmetic
 #   make selftest-tools  helpers the VM selftests run
 #   make mapecalc     tools/mapecalc, the CE parameter calculator
+#   make nft          build/nft/sbin/nft, an nft that knows snat ...:mape
 #   make check        deps + unit + module for every kernel + VM selftests
 #   make clean
 
@@ -18,6 +19,8 @@ MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h)
 .PHONY: all module deps unit selftest-tools mapecalc check clean
 
 all: module
+
+include nft-expr/nft.mk
 
 module: build/$(KVER)/nf_nat_mape.ko
 
