@@ -13,8 +13,10 @@ ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
+# /run must not show the host's state (its /run/netns, pid files); /tmp
+# stays the overlay's, writable in memory, so that a repository checked out
+# under /tmp is still there.
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
 mkdir -p /run/mape-vm /run/netns
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 mapeout /run/mape-vm
 
