@@ -38,6 +38,12 @@ cat "$LOG/unit.log"
 tally "$LOG/unit.log" "" || rc=0	# failing cases counted already
 [ "$rc" = 0 ] || not_ok "unit test binary exited with $rc"
 
+section "selftest tools"
+make -s selftest-tools > "$LOG/tools.log" 2>&1
+rc=$?
+cat "$LOG/tools.log"
+verdict "selftest tools build (mape_rule, flows)" $rc
+
 section "mapecalc"
 make -s -C tools/mapecalc check > "$LOG/mapecalc.log" 2>&1
 rc=$?
