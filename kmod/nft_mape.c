@@ -132,6 +132,24 @@ static __be32 nft_mape_pick_addr(const struct nft_mape *priv,
 	return htonl(lo + reciprocal_scale(h, hi - lo + 1));
 }
 
+/* Hand the choice to the NAT core; count it only once it took. */
+static unsigned int nft_mape_setup(struct nf_conn *ct,
+				   const struct nf_nat_range2 *range,
+				   const struct mape_search *s)
+{
+	const struct net *net = nf_ct_net(ct);
+	unsigned int verdict = nf_nat_setup_info(ct, range, NF_NAT_MANIP_SRC);
+
+	if (verdict != NF_ACCEPT)
+		return verdict;
+	mape_stat_add(net, MAPE_STAT_TRANSLATED, 1);
+	if (s) {
+		mape_stat_add(net, MAPE_STAT_KEPT, s->kept);
+		mape_stat_add(net, MAPE_STAT_TAKEOVER, s->took_over);
+	}
+	return verdict;
+}
+
 static unsigned int nft_mape_translate(const struct nft_mape *priv,
 				       const struct nft_regs *regs,
 				       struct nf_conn *ct)
@@ -156,8 +174,7 @@ static unsigned int nft_mape_translate(const struct nft_mape *priv,
 			mape_stat_add(net, MAPE_STAT_PORTLESS, 1);
 			return NF_DROP;
 		}
-		mape_stat_add(net, MAPE_STAT_TRANSLATED, 1);
-		return nf_nat_setup_info(ct, &range, NF_NAT_MANIP_SRC);
+		return nft_mape_setup(ct, &range, NULL);
 	}
 
 	s.tuple.src.u3.ip = range.min_addr.ip;
@@ -167,14 +184,10 @@ static unsigned int nft_mape_translate(const struct nft_mape *priv,
 		mape_stat_add(net, MAPE_STAT_EXHAUSTED, 1);
 		return NF_DROP;
 	}
-	mape_stat_add(net, MAPE_STAT_TRANSLATED, 1);
-	mape_stat_add(net, MAPE_STAT_KEPT, s.kept);
-	mape_stat_add(net, MAPE_STAT_TAKEOVER, s.took_over);
-
 	range.flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
 	range.min_proto.all = s.tuple.src.u.all;
 	range.max_proto.all = s.tuple.src.u.all;
-	return nf_nat_setup_info(ct, &range, NF_NAT_MANIP_SRC);
+	return nft_mape_setup(ct, &range, &s);
 }
 
 static void nft_mape_eval(const struct nft_expr *expr, struct nft_regs *regs,
