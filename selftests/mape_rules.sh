@@ -52,7 +52,6 @@ autoload() { ! loaded && rule_ok nat c_post 192.0.2.1 4 8 20 && loaded; }
 # The kernel log names the rejected value for the administrator.
 logged() { dmesg | grep -q "nf_nat_mape: rule rejected: $1"; }
 
-rule_count() { ip netns exec "$fw" nft -a list chain ip nat c_post | grep -c "handle [0-9]* *$"; }
 
 busy_while_in_use() { ! modprobe -r nf_nat_mape 2>/dev/null && loaded; }
 

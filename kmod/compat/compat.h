@@ -15,7 +15,7 @@
 #error "compat/detect.sh found no include/net/netfilter/nf_tables.h in the kernel tree"
 #endif
 
-/* 6.1.y before ~6.1.180 took no nft_ctx (used for the register tracking). */
+/* Older 6.1.y (Debian's 6.1.176) took no nft_ctx; 6.1.192 and 6.12 do. */
 #ifdef MAPE_HAVE_REGLOAD_CTX
 #define mape_parse_register_load(ctx, attr, sreg, len) \
 	nft_parse_register_load(ctx, attr, sreg, len)

@@ -268,9 +268,8 @@ int main(int argc, char **argv)
 	mape_attr(&m, NFTA_MAPE_PSID, parse_u32(argv[optind + 5]));
 	if (argc - optind > 6 || overridden[NFTA_MAPE_FLAGS])
 		mape_attr(&m, NFTA_MAPE_FLAGS, argc - optind > 6 ? parse_u32(argv[optind + 6]) : 0);
-	for (t = NFTA_MAPE_MAX + 1; t <= NFTA_MAPE_MAX + 1; t++)
-		if (overridden[t])	/* an attribute the kernel does not know */
-			attr_be32(&m, t, override[t]);
+	if (overridden[NFTA_MAPE_MAX + 1])	/* one the kernel does not know */
+		attr_be32(&m, NFTA_MAPE_MAX + 1, override[NFTA_MAPE_MAX + 1]);
 	nest_end(&m, d);
 	nest_end(&m, e);
 	nest_end(&m, exprs);
