@@ -71,6 +71,7 @@ ensure_deb_src() {
 	[ -r "$from" ] || die "no deb-src entry and no $from to derive one from"
 	say "adding $to"
 	sed 's/^Types:[[:space:]]*deb[[:space:]]*$/Types: deb-src/' "$from" > "$to"
+	apt_updated=	# an update made before this entry existed does not count
 	apt_update
 }
 
