@@ -218,9 +218,10 @@ void mapecalc_print_nft(FILE *f, const struct mapecalc_result *r,
 		"\t}\n"
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority mangle; policy accept;\n"
+		"\t\toifname \"%s\" ct state invalid drop\n"
 		"\t\toifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n"
 		"\t}\n"
-		"}\n", o->tunnel);
+		"}\n", o->tunnel, o->tunnel);
 }
 
 int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,

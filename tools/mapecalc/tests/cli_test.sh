@@ -288,6 +288,10 @@ check "nft: snat to ADDR:mape a/k/psid on the tunnel" \
 	has 'oifname "wan6" snat to 153.240.72.209:mape 6/6/22'
 check "nft: MSS clamp" \
 	has 'oifname "wan6" tcp flags syn tcp option maxseg size set rt mtu'
+# conntrack leaves packets it calls invalid untranslated: with their LAN
+# port they would reach the BR outside the set.
+check "nft: invalid packets never leave untranslated" \
+	has 'oifname "wan6" ct state invalid drop'
 check "nft: braces balance" eval \
 	'[ "$(tr -cd "{" < "$TMP/rules.nft" | wc -c)" = "$(tr -cd "}" < "$TMP/rules.nft" | wc -c)" ]'
 # Stock nft does not know ":mape a/k/psid" (nft-expr/ teaches it): check
