@@ -75,12 +75,18 @@ ns_create() {
 	eval "$var=\$name"
 }
 
-# Kill what runs inside our namespaces, then delete them.
+# ns_delete NS: kill what runs inside NS, delete it, forget it.
+ns_delete() {
+	ip netns pids "$1" 2>/dev/null | xargs -r kill 2>/dev/null
+	NS_LIST=${NS_LIST/$1/}
+	ip netns del "$1" 2>/dev/null
+}
+
+# Delete every namespace the test made.
 ns_cleanup() {
 	local ns
 	for ns in $NS_LIST; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
+		ns_delete "$ns"
 	done
 	NS_LIST=""
 }
@@ -164,6 +170,14 @@ not_in_set() {
 		}'
 }
 
+# echo_line TEXT: a line sent on the test's coproc connection comes back
+# (the server end echoes).
+echo_line() {
+	local line
+	echo "$1" >&"${COPROC[1]}" && read -r -t 5 line <&"${COPROC[0]}" &&
+	[ "$line" = "$1" ]
+}
+
 # seen_ports FILE: the ports a "flows run" output says the server saw.
 seen_ports() { awk '$1 == "seen" { print $2 }' "$1"; }
 
@@ -184,5 +198,43 @@ all_distinct() {
 
 # opened FILE N: the last "open" step of FILE opened exactly N flows.
 opened() {
-	awk -v n="$2" '$1 == "open" { ok = $4 } END { exit !(ok == n) }' "$1"
+	awk -v n="$2" '$1 == "open" { ok = $4 } END { exit !(ok == n) }' "$1" && return
+	echo "# $(basename "$1"): wanted $2, got:" $(grep -E '^(open|close)' "$1" | tail -3)
+	return 1
+}
+
+# set_ranges A K PSID: the port set as "lo-hi, lo-hi, ..." for an nft set,
+# one range per block A (RFC 7597 5.1), written in awk so that a BR or CE
+# witness built from it does not share code with the module.
+set_ranges() {
+	awk -v a="$1" -v k="$2" -v psid="$3" 'BEGIN {
+		m = 16 - a - k; sep = ""
+		if (a == 0) { lo = psid * 2 ^ m; hi = lo + 2 ^ m - 1
+			if (lo < 1024) lo = 1024
+			if (lo <= hi) printf "%d-%d", lo, hi
+			print ""; exit }
+		for (A = 1; A < 2 ^ a; A++) {
+			lo = A * 2 ^ (16 - a) + psid * 2 ^ m
+			printf "%s%d-%d", sep, lo, lo + 2 ^ m - 1; sep = ", "
+		}
+		print ""
+	}'
+}
+
+# nft_packets NS NAME: the packet count of named counter NAME (any table).
+nft_packets() {
+	ip netns exec "$1" nft list counters |
+		awk -v n="$2" '$1 == "counter" { c = ($2 == n) }
+			c && $1 == "packets" { print $2; exit }'
+}
+
+# reply_tuple_dups NS: conntrack entries of NS that share a reply tuple.
+reply_tuple_dups() {
+	ip netns exec "$1" conntrack -L 2>/dev/null | awk '{
+		key = $1; n = 0
+		for (i = 2; i <= NF; i++) {
+			if ($i ~ /^src=/) n++
+			if (n == 2 && $i ~ /^(src|dst|sport|dport|type|code|id)=/) key = key " " $i
+		}
+		print key }' | sort | uniq -d
 }

@@ -70,13 +70,6 @@ counters_per_netns() {
 	[ "$(mape_stat "$server" translated)" = 0 ]
 }
 
-# echo_line TEXT: send a line on the long-lived connection, expect it back.
-echo_line() {
-	local line
-	echo "$1" >&"${COPROC[1]}" && read -r -t 5 line <&"${COPROC[0]}" &&
-	[ "$line" = "$1" ]
-}
-
 open_long_connection() {
 	coproc ip netns exec "$c1" socat - TCP:198.51.100.2:9000
 	sleep 0.5
@@ -104,7 +97,7 @@ netns_teardown_with_live_flows() {
 		sleep 0.1
 	done
 	opened "$OUT/live" 100 || return 1
-	ip netns del "$r2" && NS_LIST=${NS_LIST/$r2/}
+	ns_delete "$r2" || return 1
 	sleep 1
 	kill %?"$FLOWS" 2>/dev/null
 	ip netns exec "$r1" nft flush chain ip nat post && modprobe -r nf_nat_mape

@@ -4,13 +4,14 @@
  *
  *   flows serve tcp|udp PORT
  *	Answer every new flow with the source port it arrived from ("PORT\n").
+ *	UDP answers leave from the address the datagram was sent to.
  *	TCP connections stay open until the client closes them.
  *   flows run tcp|udp ADDR PORT STEP...
  *	Run the steps in order, printing one line per step:
  *	  open:N    open N new flows at once; each must get its answer
  *	  close:N   close the N oldest open flows (the client closes first)
  *	  hold:S    keep everything open S seconds
- *	"open" prints "seen PORT" for each answered flow, then
+ *	"open" prints "seen PORT from LOCALPORT" for each answered flow, then
  *	"open N ok X failed Y". Exit status 0 when no flow failed, 1 if any
  *	did, 2 on usage or system errors.
  *
@@ -75,15 +76,42 @@ static int new_socket(void)
 
 /* --- server --- */
 
-static void answer(int fd, const struct sockaddr_in *from, socklen_t len)
+static int answer_line(char *line, size_t size, const struct sockaddr_in *from)
 {
-	char line[16];
-	int n = snprintf(line, sizeof(line), "%u\n", ntohs(from->sin_port));
+	return snprintf(line, size, "%u\n", ntohs(from->sin_port));
+}
 
-	if (proto_tcp)
-		(void)!write(fd, line, n);
-	else
-		(void)!sendto(fd, line, n, 0, (const struct sockaddr *)from, len);
+/*
+ * Answer a datagram from the address it was sent to (IP_PKTINFO), as DNS
+ * servers do: on a host with several addresses the routing table would
+ * otherwise pick the source, and the client's NAT would not recognise the
+ * answer.
+ */
+static void answer_udp(int fd)
+{
+	char buf[256], cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))], line[16];
+	struct sockaddr_in from;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr m = {
+		.msg_name = &from, .msg_namelen = sizeof(from),
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+
+	if (recvmsg(fd, &m, 0) < 0)
+		return;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+
+			pi->ipi_spec_dst = pi->ipi_addr;
+			pi->ipi_ifindex = 0;
+		}
+	}
+	iov.iov_len = answer_line(line, sizeof(line), &from);
+	iov.iov_base = line;
+	(void)!sendmsg(fd, &m, 0);
 }
 
 static void serve_event(int ep, int lfd, int fd)
@@ -92,11 +120,10 @@ static void serve_event(int ep, int lfd, int fd)
 	socklen_t len = sizeof(from);
 	struct epoll_event ev = { .events = EPOLLIN };
 	char buf[256];
-	int c;
+	int c, n;
 
 	if (!proto_tcp) {
-		if (recvfrom(lfd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) >= 0)
-			answer(lfd, &from, len);
+		answer_udp(lfd);
 		return;
 	}
 	if (fd != lfd) {	/* data or EOF from a client: close on EOF */
@@ -105,7 +132,8 @@ static void serve_event(int ep, int lfd, int fd)
 		return;
 	}
 	while ((c = accept4(lfd, (struct sockaddr *)&from, &len, SOCK_NONBLOCK)) >= 0) {
-		answer(c, &from, len);
+		n = answer_line(buf, sizeof(buf), &from);
+		(void)!write(c, buf, n);
 		ev.data.fd = c;
 		epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
 		len = sizeof(from);
@@ -117,8 +145,13 @@ static __attribute__((noreturn)) void serve(int port)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct epoll_event ev = { .events = EPOLLIN }, evs[256];
 	int lfd = new_socket(), ep = epoll_create1(0), one = 1, n, i;
+	int rcvbuf = 16 << 20;
 
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(lfd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	/* thousands of first datagrams arrive at once: keep them all */
+	if (setsockopt(lfd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)))
 		die("bind");
 	if (proto_tcp && listen(lfd, 4096))
@@ -153,6 +186,14 @@ static int start_flow(int ep)
 	return fd;
 }
 
+static unsigned int local_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	return getsockname(fd, (struct sockaddr *)&a, &len) ? 0 : ntohs(a.sin_port);
+}
+
 /* Read answers until @want arrived or ANSWER_MS passed; count them. */
 static int wait_answers(int ep, int want)
 {
@@ -171,7 +212,8 @@ static int wait_answers(int ep, int want)
 			if (r <= 0)
 				continue;
 			buf[r] = '\0';
-			printf("seen %s", buf);
+			buf[strcspn(buf, "\n")] = '\0';
+			printf("seen %s from %u\n", buf, local_port(fd));
 			got++;
 		}
 	}
