@@ -5,7 +5,9 @@
 # without reporting a failing case gets one synthetic failing case, so the
 # case counts always show the failure.
 cd "$(dirname "$0")" || exit 1
-tests="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_netns.sh nft_mape.sh"
+# SCRIPT:ARG runs SCRIPT with one argument (the end-to-end scenarios).
+tests="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_netns.sh nft_mape.sh
+       mape_e2e.sh:v6plus mape_e2e.sh:ocn mape_e2e.sh:rfc"
 
 set -- $tests
 echo "KTAP version 1"
@@ -14,7 +16,9 @@ n=0
 failed=0
 for t in $tests; do
 	n=$((n + 1))
-	out=$(timeout 600 ./"$t" 2>&1)
+	arg=""
+	case $t in *:*) arg=${t#*:} ;; esac
+	out=$(timeout 600 ./"${t%%:*}" $arg 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | sed 's/^/  /'
 	if [ $rc = 0 ]; then
