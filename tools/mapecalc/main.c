@@ -20,14 +20,12 @@
 #ifndef MAPECALC_DATADIR
 #define MAPECALC_DATADIR "/usr/local/share/mapecalc"
 #endif
-#ifndef MAPECALC_VERSION
-#define MAPECALC_VERSION "0.1"
-#endif
+/* MAPECALC_VERSION: the project version, from dkms.conf via the Makefile */
 #define RULES_FILE "jp-mape-rules.csv"
 
 #define EXIT_USAGE 2
 
-enum format { FMT_TEXT, FMT_NFT, FMT_IP, FMT_SHELL, FMT_JSON };
+enum format { FMT_TEXT, FMT_NFT, FMT_IP, FMT_SHELL, FMT_JSON, FMT_NETWORKD };
 
 struct opts {
 	const char *rules;
@@ -36,6 +34,7 @@ struct opts {
 	enum format format;
 	struct mapecalc_out out;
 	const char *prefix;
+	const char *outdir;	/* -f networkd */
 };
 
 static const char usage[] =
@@ -66,8 +65,8 @@ static const char usage[] =
 "  --rfc                  RFC 7597 section 6 layout: default otherwise\n"
 "\n"
 "Output:\n"
-"  -f, --format FMT       text (default), nft, ip, shell, json;\n"
-"                         networkd: not yet\n"
+"  -f, --format FMT       text (default), nft, ip, shell, json, networkd\n"
+"  --output-dir DIR       where -f networkd writes its two files\n"
 "  --tunnel NAME          tunnel interface name (default mape0)\n"
 "  --wan IF               interface holding the prefix (needed by -f ip)\n"
 "  --link-mtu N           MTU of the WAN link (default 1500; the tunnel\n"
@@ -78,7 +77,8 @@ static const char usage[] =
 "Formats: nft prints a ruleset (snat to ADDR:mape a/k/psid on the tunnel,\n"
 "a TCP MSS clamp, invalid packets dropped); ip prints the ip(8) commands\n"
 "that set up the tunnel; shell prints MAPE_*='value' lines safe to source;\n"
-"json one object.\n"
+"json one object; networkd writes TUNNEL.netdev and TUNNEL.network (the\n"
+"tunnel carries the CE address, the WAN's own files stay as they are).\n"
 "\n"
 "Examples:\n"
 "  mapecalc 240b:10:abcd:ef00::/56\n"
@@ -120,6 +120,7 @@ static int parse_format(const char *s, enum format *f)
 	static const struct { const char *name; enum format f; } fmts[] = {
 		{ "text", FMT_TEXT }, { "nft", FMT_NFT }, { "ip", FMT_IP },
 		{ "shell", FMT_SHELL }, { "json", FMT_JSON },
+		{ "networkd", FMT_NETWORKD },
 	};
 	size_t i;
 
@@ -129,14 +130,12 @@ static int parse_format(const char *s, enum format *f)
 			return 0;
 		}
 	}
-	if (!strcmp(s, "networkd"))
-		die("--format networkd: not yet implemented (use ip or shell)");
 	return -1;
 }
 
 enum {
 	OPT_RULES = 256, OPT_RULE6, OPT_RULE4, OPT_EALEN, OPT_OFFSET, OPT_BR,
-	OPT_LEGACY, OPT_RFC, OPT_TUNNEL, OPT_WAN, OPT_LINK_MTU,
+	OPT_LEGACY, OPT_RFC, OPT_TUNNEL, OPT_WAN, OPT_LINK_MTU, OPT_OUTDIR,
 };
 
 static const struct option longopts[] = {
@@ -152,6 +151,7 @@ static const struct option longopts[] = {
 	{ "tunnel", required_argument, NULL, OPT_TUNNEL },
 	{ "wan", required_argument, NULL, OPT_WAN },
 	{ "link-mtu", required_argument, NULL, OPT_LINK_MTU },
+	{ "output-dir", required_argument, NULL, OPT_OUTDIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -189,7 +189,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_RFC: set_iid(o, MAPECALC_IID_RFC); break;
 		case 'f':
 			if (parse_format(optarg, &o->format))
-				die("unknown --format '%.40s': want text, nft, ip, shell or json",
+				die("unknown --format '%.40s': want text, nft, ip, shell, json or networkd",
 				    optarg);
 			break;
 		case OPT_TUNNEL:
@@ -207,6 +207,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				die("bad --link-mtu '%.40s': want 1280..65535", optarg);
 			o->out.link_mtu = v;
 			break;
+		case OPT_OUTDIR: o->outdir = optarg; break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(fflush(stdout) ? 1 : 0);
@@ -225,6 +226,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	if (optind + 1 < argc)
 		die("one prefix only; unexpected '%.60s'", argv[optind + 1]);
 	o->prefix = argv[optind];
+	if ((o->format == FMT_NETWORKD) != !!o->outdir)
+		die(o->outdir ? "--output-dir goes with --format networkd"
+			      : "--format networkd writes two files: give --output-dir DIR");
 }
 
 /* An explicit rule needs all four parts: a partial one is not guessed. */
@@ -326,6 +330,10 @@ static void print(const struct opts *o, const struct mapecalc_result *res)
 		break;
 	case FMT_SHELL: mapecalc_print_shell(stdout, res, &o->out); break;
 	case FMT_JSON: mapecalc_print_json(stdout, res, &o->out); break;
+	case FMT_NETWORKD:
+		if (mapecalc_write_networkd(o->outdir, res, &o->out, err))
+			die_err(err);
+		break;
 	}
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The output formats: a summary for people, and nft / ip / shell / json
- * for scripts. Port ranges are the blocks of include/mape_portset.h.
+ * for scripts, and systemd-networkd files. Port ranges are the blocks of include/mape_portset.h.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "mapecalc.h"
@@ -243,6 +245,67 @@ int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "ip addr add %s/32 dev %s\n", s.ip4, o->tunnel);
 	fprintf(f, "ip route add default dev %s\n", o->tunnel);
 	return 0;
+}
+
+/*
+ * The tunnel is bound to no link (Independent=) and carries the CE address
+ * itself, so the user's own .network for the WAN stays as it is: the
+ * kernel only needs the address to be local somewhere, and the ISP routes
+ * it to the WAN as part of the delegated prefix.
+ */
+static void print_netdev(FILE *f, const struct mapecalc_result *r,
+			 const struct mapecalc_out *o, const struct addrs *s)
+{
+	print_header(f, r, s);
+	fprintf(f, "[NetDev]\nName=%s\nKind=ip6tnl\nMTUBytes=%u\n\n", o->tunnel, tunnel_mtu(o));
+	fprintf(f, "[Tunnel]\nMode=ipip6\nLocal=%s\nRemote=%s\n", s->ce, s->br);
+	fputs("EncapsulationLimit=none\nIndependent=yes\n", f);
+}
+
+static void print_network(FILE *f, const struct mapecalc_result *r,
+			  const struct mapecalc_out *o, const struct addrs *s)
+{
+	print_header(f, r, s);
+	fprintf(f, "[Match]\nName=%s\n\n[Network]\n", o->tunnel);
+	fprintf(f, "Address=%s/128\nAddress=%s/32\n", s->ce, s->ip4);
+	fputs("DefaultRouteOnDevice=yes\nConfigureWithoutCarrier=yes\n"
+	      "LinkLocalAddressing=no\nIPv6AcceptRA=no\n", f);
+}
+
+static int write_file(const char *dir, const char *name, const char *ext,
+		      void (*print)(FILE *, const struct mapecalc_result *,
+				    const struct mapecalc_out *, const struct addrs *),
+		      const struct mapecalc_result *r, const struct mapecalc_out *o,
+		      const struct addrs *s, char *err)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int bad;
+
+	if (snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext) >= (int)sizeof(path))
+		return mapecalc_fail(err, "--output-dir: path too long");
+	f = fopen(path, "w");
+	if (!f)
+		return mapecalc_fail(err, "cannot write %.200s: %s", path, strerror(errno));
+	print(f, r, o, s);
+	bad = ferror(f);
+	if (fclose(f) || bad)
+		return mapecalc_fail(err, "cannot write %.200s", path);
+	printf("%s\n", path);
+	return 0;
+}
+
+int mapecalc_write_networkd(const char *dir, const struct mapecalc_result *r,
+			    const struct mapecalc_out *o, char *err)
+{
+	struct addrs s;
+
+	if (!r->rule.has_br)
+		return mapecalc_fail(err, "--format networkd needs the BR address: give --br ADDR");
+	fill_addrs(r, &s);
+	if (write_file(dir, o->tunnel, "netdev", print_netdev, r, o, &s, err))
+		return -1;
+	return write_file(dir, o->tunnel, "network", print_network, r, o, &s, err);
 }
 
 /* Single quotes make any value inert when the output is sourced. */

@@ -218,7 +218,13 @@ err_case "rule with host bits" "bits set after" \
 err_case "--rules with an explicit rule" "exclude each other" \
 	--rules "$TABLE" $RFC_RULE 2001:db8::/56
 err_case "unknown --format" "unknown --format 'xml'" -f xml 240b:10:abcd:ef00::/56
-err_case "--format networkd: not yet" "not yet" --format networkd 240b:10:abcd:ef00::/56
+err_case "-f networkd without --output-dir" "give --output-dir" --format networkd 240b:10:abcd:ef00::/56
+err_case "--output-dir without -f networkd" "goes with --format networkd" \
+	--output-dir "$TMP" 240b:10:abcd:ef00::/56
+err_case "-f networkd into a missing directory" "cannot write" \
+	-f networkd --output-dir "$TMP/missing" 240b:10:abcd:ef00::/56
+err_case "-f networkd without a BR" "needs the BR" \
+	-f networkd --output-dir "$TMP" $RFC_RULE 2001:db8:12:3400::/56
 err_case "-f ip without --wan" "needs --wan" -f ip --rules "$TABLE" 240b:10:abcd:ef00::/56
 err_case "-f ip without a BR" "needs the BR" -f ip --wan eth0 $RFC_RULE 2001:db8:12:3400::/56
 err_case "bad --br" "--br" --br 2001:db8::zz --rules "$TABLE" 240b:10:abcd:ef00::/56
@@ -317,11 +323,42 @@ check "ip: the commands (MTU from --link-mtu)" eval \
 	'grep -v "^#" "$TMP/out" | diff "$TMP/ip.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
 check "ip: sh -n accepts it" sh -n "$TMP/out"
 
+# The same tunnel as systemd-networkd files (the VM test brings it up).
+mkdir -p "$TMP/nd"
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f networkd --output-dir "$TMP/nd" --link-mtu 1454
+cat > "$TMP/nd.want" <<'EOF'
+[NetDev]
+Name=mape0
+Kind=ip6tnl
+MTUBytes=1414
+[Tunnel]
+Mode=ipip6
+Local=2400:4050:1234:5600:99:f048:d100:1600
+Remote=2001:380:a120::9
+EncapsulationLimit=none
+Independent=yes
+[Match]
+Name=mape0
+[Network]
+Address=2400:4050:1234:5600:99:f048:d100:1600/128
+Address=153.240.72.209/32
+DefaultRouteOnDevice=yes
+ConfigureWithoutCarrier=yes
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+EOF
+printf '%s\n' "$TMP/nd/mape0.netdev" "$TMP/nd/mape0.network" > "$TMP/nd.paths"
+check "networkd: prints the two paths it wrote" eval \
+	'[ "$rc" = 0 ] && cmp -s "$TMP/nd.paths" "$TMP/out"'
+check "networkd: .netdev and .network (MTU from --link-mtu)" eval \
+	'cat "$TMP/nd/mape0.netdev" "$TMP/nd/mape0.network" | grep -v -e "^#" -e "^\$" |
+	 diff "$TMP/nd.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
+
 # ---- help, version, install ----
 
 run --help
-check "--help: exit 0, formats and networkd 'not yet'" eval \
-	'[ "$rc" = 0 ] && has "Usage: mapecalc" && has "--psid-offset" && has "not yet"'
+check "--help: exit 0, formats and options" eval \
+	'[ "$rc" = 0 ] && has "Usage: mapecalc" && has "networkd" && has "--output-dir"'
 run --version
 check "--version" eval '[ "$rc" = 0 ] && has "mapecalc "'
 
