@@ -111,4 +111,5 @@ module_init(nf_nat_mape_init);
 module_exit(nf_nat_mape_exit);
 
 MODULE_LICENSE("GPL");
+MODULE_VERSION(MAPE_VERSION);
 MODULE_DESCRIPTION("MAP-E (RFC 7597) port-set source NAT for nf_tables");
