@@ -8,15 +8,22 @@
 #   make mapecalc     tools/mapecalc, the CE parameter calculator
 #   make nft          build/nft/sbin/nft, an nft that knows snat ...:mape
 #   make check        deps + unit + module for every kernel + VM selftests
+#   make install      the module for KVER into /lib/modules/KVER/updates (DESTDIR=)
+#   make uninstall
+#   make dkms-install   register with DKMS: built for every kernel with headers,
+#                       rebuilt on kernel upgrades (needs the dkms package)
+#   make dkms-uninstall
 #   make clean
 
 KVER ?= $(shell scripts/kernels.sh newest)
+VERSION := $(shell scripts/version.sh)
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 
-MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h)
+MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h) dkms.conf
 
-.PHONY: all module deps unit selftest-tools mapecalc check clean
+.PHONY: all module deps unit selftest-tools mapecalc check clean \
+	install uninstall dkms-install dkms-uninstall
 
 all: module
 
@@ -52,6 +59,23 @@ mapecalc:
 
 check: deps
 	scripts/check.sh
+
+MODDIR = $(DESTDIR)/lib/modules/$(KVER)/updates
+
+# depmod only for the running system's tree; a DESTDIR is a package's.
+install: module
+	install -D -m 644 build/$(KVER)/nf_nat_mape.ko $(MODDIR)/nf_nat_mape.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+uninstall:
+	rm -f $(MODDIR)/nf_nat_mape.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+dkms-install:
+	scripts/dkms.sh install
+
+dkms-uninstall:
+	scripts/dkms.sh uninstall
 
 clean:
 	rm -rf build

@@ -95,6 +95,36 @@ for k in $(scripts/kernels.sh boot); do
 	verdict "$k: VM suite exited 0 with a kernel log free of reports (got $rc)" $rc
 done
 
+# What a user's "make dkms-install" does, on this machine for real (it is
+# undone at the end), then a VM of each kernel loads the module from where
+# DKMS put it. A DKMS registration that was here before is left alone.
+section "DKMS"
+if [ -n "$(scripts/dkms.sh status 2>/dev/null)" ]; then
+	echo "ok - DKMS install # SKIP nf_nat_mape is already registered with DKMS here"
+else
+	scripts/dkms.sh install > "$LOG/dkms.log" 2>&1
+	rc=$?
+	tail -n 5 "$LOG/dkms.log"
+	verdict "make dkms-install builds and installs for every kernel with headers" $rc
+	for k in $(scripts/kernels.sh headers); do
+		modinfo -k "$k" -n nf_nat_mape 2>/dev/null | grep -q "/updates/dkms/"
+		verdict "$k: DKMS put nf_nat_mape in updates/dkms" $?
+	done
+	for k in $(scripts/kernels.sh boot); do
+		selftests/vm/run.sh --kernel "$k" -- selftests/dkms_load.sh > "$LOG/dkms-$k.log" 2>&1
+		rc=$?
+		grep -E '^(ok|not ok|#) ' "$LOG/dkms-$k.log"
+		tally "$LOG/dkms-$k.log" "" > /dev/null
+		verdict "$k: DKMS module test exited 0, kernel log clean (got $rc)" $rc
+	done
+	scripts/dkms.sh uninstall > "$LOG/dkms-uninstall.log" 2>&1
+	rc=$?
+	for k in $(scripts/kernels.sh headers); do
+		! modinfo -k "$k" -n nf_nat_mape > /dev/null 2>&1 || rc=1
+	done
+	verdict "make dkms-uninstall leaves no nf_nat_mape behind" $rc
+fi
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

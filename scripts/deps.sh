@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install what building and testing need on Debian 12, skipping what is
 # present: toolchain, cmocka, QEMU, busybox, and for the tests nft, socat,
-# iperf3, ab and nginx; and the kernels the module is built and booted for:
+# iperf3, ab and nginx; dkms; and the kernels the module is built and booted for:
 #   6.1   linux-image-amd64 + headers (Debian 12's own series)
 #   6.12  the newest linux-image-6.12.*+deb12-amd64 + headers
 #   6.1.0-50 headers (6.1.176): build-only, the older nf_tables API
@@ -10,7 +10,7 @@ set -euo pipefail
 
 base="gcc make libc6-dev libcmocka-dev qemu-system-x86 busybox-static nftables
       socat iproute2 iputils-ping procps conntrack kmod cpio xz-utils zstd
-      iperf3 apache2-utils nginx
+      iperf3 apache2-utils nginx dkms
       linux-image-amd64 linux-headers-amd64"
 old61=linux-headers-6.1.0-50-amd64
 
