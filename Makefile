@@ -7,6 +7,7 @@
 #   make selftest-tools  helpers the VM selftests run
 #   make mapecalc     tools/mapecalc, the CE parameter calculator
 #   make nft          build/nft/sbin/nft, an nft that knows snat ...:mape
+#   make bench        the benchmark in the VM, into bench/results/ (bench/README.md)
 #   make check        deps + unit + module for every kernel + VM selftests
 #   make install      the module for KVER into /lib/modules/KVER/updates (DESTDIR=)
 #   make uninstall
@@ -28,6 +29,7 @@ MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h) dkms.c
 all: module
 
 include nft-expr/nft.mk
+include bench/bench.mk
 
 module: build/$(KVER)/nf_nat_mape.ko
 
@@ -48,7 +50,7 @@ unit: build/unit/portset_test
 # Helpers the kernel selftests run inside the VM.
 SELFTEST_TOOLS := build/tools/mape_rule build/tools/flows
 
-build/tools/%: selftests/tools/%.c include/uapi/nf_nat_mape.h
+build/tools/%: selftests/tools/%.c selftests/tools/udp_answer.h include/uapi/nf_nat_mape.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -Iinclude/uapi $< -o $@
 

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "udp_answer.h"
+
 #define MAX_FLOWS	70000
 #define ANSWER_MS	4000	/* covers one TCP SYN retransmission */
 
@@ -81,37 +83,9 @@ static int answer_line(char *line, size_t size, const struct sockaddr_in *from)
 	return snprintf(line, size, "%u\n", ntohs(from->sin_port));
 }
 
-/*
- * Answer a datagram from the address it was sent to (IP_PKTINFO), as DNS
- * servers do: on a host with several addresses the routing table would
- * otherwise pick the source, and the client's NAT would not recognise the
- * answer.
- */
 static void answer_udp(int fd)
 {
-	char buf[256], cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))], line[16];
-	struct sockaddr_in from;
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr m = {
-		.msg_name = &from, .msg_namelen = sizeof(from),
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-
-	if (recvmsg(fd, &m, 0) < 0)
-		return;
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-			struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
-
-			pi->ipi_spec_dst = pi->ipi_addr;
-			pi->ipi_ifindex = 0;
-		}
-	}
-	iov.iov_len = answer_line(line, sizeof(line), &from);
-	iov.iov_base = line;
-	(void)!sendmsg(fd, &m, 0);
+	udp_answer_port(fd, 0);
 }
 
 static void serve_event(int ep, int lfd, int fd)
