@@ -42,7 +42,7 @@ section "selftest tools"
 make -s selftest-tools > "$LOG/tools.log" 2>&1
 rc=$?
 cat "$LOG/tools.log"
-verdict "selftest tools build (mape_rule, flows)" $rc
+verdict "selftest tools and the bench generator build (mape_rule, flows, gen)" $rc
 
 section "mapecalc"
 make -s -C tools/mapecalc check > "$LOG/mapecalc.log" 2>&1
