@@ -17,7 +17,6 @@
 #   make clean
 
 KVER ?= $(shell scripts/kernels.sh newest)
-VERSION := $(shell scripts/version.sh)
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror
 
