@@ -247,26 +247,26 @@ br_tunnel() {
 fwd_ports() {
 	local a k other
 	a=$(p PSID_OFFSET 1) k=$(p PSID_LEN 1)
-	other=$(( $(p PSID 1) ^ $(p PSID 2) ^ 1 ))	# neither p1 nor p2
+	for other in 0 1 2; do	# the first PSID of neither CE
+		[ "$other" != "$(p PSID 1)" ] && [ "$other" != "$(p PSID 2)" ] && break
+	done
 	FWD_IN=$(set_ranges $a $k "$(p PSID 1)" | cut -d- -f1)
 	FWD_IN=$((FWD_IN + 1))
 	FWD_OTHER=$(set_ranges $a $k "$(p PSID 2)" | cut -d- -f1)
 	FWD_NOBODY=$(set_ranges $a $k $other | cut -d- -f1)
 }
 
-# The CE ruleset is mapecalc's (-f nft), loaded by the stock nft: its
-# "snat to ...:mape" line becomes "leave other interfaces alone", and
-# mape_rule appends the translation by netlink, so the test needs no
-# patched nft. udp/9 is left untranslated on purpose (br_witness_counts).
-# The witness table counts packets delivered to ports outside the set.
+# The CE ruleset is mapecalc's (-f nft), loaded by the stock nft without
+# its "snat to ...:mape" line, whose place mape_on takes, so the test needs
+# no patched nft. The witness table counts packets delivered to ports
+# outside the set.
 ce_rules() {
 	local n=$1 ce
 	eval "ce=\$ce$n"
 	# shellcheck disable=SC2086
-	"$MAPECALC" -f nft $CALC "$(p PREFIX $n)" |
-		sed 's/^\(\t*\)oifname "mape0" snat to .*/\1oifname != "mape0" accept\n\1udp dport 9 accept/' \
-		> "$OUT/ce$n.nft" &&
-	grep -q 'udp dport 9 accept' "$OUT/ce$n.nft" &&
+	"$MAPECALC" -f nft $CALC "$(p PREFIX $n)" > "$OUT/ce$n.mapecalc.nft" &&
+	grep -q '^[[:space:]]*oifname "mape0" snat to .*:mape ' "$OUT/ce$n.mapecalc.nft" &&
+	sed '/oifname "mape0" snat to /d' "$OUT/ce$n.mapecalc.nft" > "$OUT/ce$n.nft" &&
 	ip netns exec "$ce" nft -f "$OUT/ce$n.nft" || return 1
 	ip netns exec "$ce" nft -f - <<-NFT || return 1
 	table ip witness {
@@ -300,16 +300,20 @@ ce1_forwards() {
 	wait_listen "$lan1" t 8080
 }
 
-# mape_off: ce1 without the translation, other interfaces still exempt.
+# mape_off: ce1's postrouting chain without mapecalc's snat line.
 mape_off() {
-	ip netns exec "$ce1" nft flush chain ip mape postrouting &&
-	ip netns exec "$ce1" nft add rule ip mape postrouting oifname != "mape0" accept
+	ip netns exec "$ce1" nft flush chain ip mape postrouting
 }
 
-# mape_on N: append the translation for CE N (after the "accept" lines).
+# mape_on N: what replaces mapecalc's line "oifname mape0 snat to ...:mape"
+# in CE N's empty postrouting chain: other interfaces, and udp/9 on
+# purpose (br_witness_counts), are left alone; the rest gets the mape
+# expression, appended by netlink.
 mape_on() {
 	local ce
 	eval "ce=\$ce$1"
+	ip netns exec "$ce" nft add rule ip mape postrouting oifname != "mape0" accept &&
+	ip netns exec "$ce" nft add rule ip mape postrouting udp dport 9 accept &&
 	ip netns exec "$ce" "$RULE" mape postrouting "$(p IPV4 "$1")" \
 		"$(p PSID_OFFSET "$1")" "$(p PSID_LEN "$1")" "$(p PSID "$1")"
 }
@@ -577,6 +581,26 @@ ce_witness_counts() {
 	return $rc
 }
 
+# witness_mark: what the BR and ce1 have counted before the lifecycle
+# checks (the deliberate faults included); witness_unchanged: ce1, whose
+# rule and module came and went under traffic, sent nothing more outside
+# its set. ce2's count is reported, not asserted: its namespace is deleted
+# under traffic, and while that runs nf_tables (with the NAT hooks) is gone
+# before the devices are, so packets still arriving from lan2 are forwarded
+# untranslated (README, Known limits).
+witness_mark() {
+	MARK="$(nft_packets "$br" viol1) $(nft_packets "$ce1" misdelivered)"
+	MARK2=$(nft_packets "$br" viol2)
+}
+
+witness_unchanged() {
+	local now
+	now="$(nft_packets "$br" viol1) $(nft_packets "$ce1" misdelivered)"
+	ktap_note "ce1 violations, misdelivered: before $MARK, after $now;" \
+		"ce2 violations during its namespace's deletion: $(( $(nft_packets "$br" viol2) - MARK2 ))"
+	[ "$now" = "$MARK" ]
+}
+
 # Flush and re-add ce1's rules while 100 TCP flows are held and a long
 # connection is open: all survive, and new flows after the re-add are
 # in the set.
@@ -629,7 +653,7 @@ module_loop() {
 	done
 }
 
-ktap_plan 21
+ktap_plan 22
 ktap_test "setup" setup "$1"
 [ "$ktap_failed" = 0 ] || { ktap_note "no topology: the other checks cannot run"; exit $KSFT_FAIL; }
 # Half the set at once (at most 200): the other half is for connections
@@ -652,7 +676,9 @@ ktap_test "br_zero_port_set_violations" no_violations
 ktap_test "zero_misdelivered_packets" no_misdelivery
 ktap_test "br_witness_counts_an_outside_port" br_witness_counts
 ktap_test "ce_witness_counts_a_misdelivery" ce_witness_counts
+witness_mark
 ktap_test "rule_flushed_and_readded_under_traffic" flush_readd
 ktap_test "ce_netns_deleted_with_live_flows" netns_deleted_live
 ktap_test "rmmod_modprobe_10_rounds_between_bursts" module_loop
+ktap_test "ce1_witnesses_count_nothing_during_lifecycle" witness_unchanged
 ktap_finish
