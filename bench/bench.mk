@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
-# The benchmark (bench/README.md). Included from the top Makefile, after
-# its first target and after WARN and selftest-tools are defined.
+# The benchmark (bench/README.md). The top Makefile must include it after
+# its first target (so that "make" alone does not build the generator) and
+# after WARN is defined.
 #
 #   make bench-gen          the traffic generator, build/bench/gen
 #   make bench              run bench/bench.sh in the VM of every bootable
@@ -21,5 +22,5 @@ $(BENCH_BUILD)/gen: bench/gen.c selftests/tools/udp_answer.h
 # "make check" builds the selftest tools, so CI compiles the generator too.
 selftest-tools: bench-gen
 
-bench: bench-gen selftest-tools
+bench: selftest-tools
 	BENCH_GEN=$(abspath $(BENCH_BUILD)/gen) bench/run.sh $(foreach k,$(BENCH_KERNEL),--kernel $(k))

@@ -5,16 +5,17 @@
 # normally inside the test VM by bench/run.sh; on a machine without the
 # module (or without ip6tnl) the parts needing it are skipped with a note.
 #
-#   client                  router                                 server
-#   192.0.2.2/24 ---veth--- 192.0.2.1/24 | 198.51.100.1/24 ---veth--- 198.51.100.2/24
-#   bench/gen run           one contender's rules at a time        bench/gen serve
+#   client                 router                                    server
+#   eth0 192.0.2.2/24 --- lan0 192.0.2.1/24 | wan0 198.51.100.1/24 --- eth0 198.51.100.2/24
+#   bench/gen run          one contender's rules at a time           bench/gen serve
+#   (selftests/lib.sh topo_crs)
 #
-# Contenders (P ports each):
+# Contenders (P ports each; the set is selftests/lib.sh set_ranges A K PSID):
 #   snat    snat to ADDR:LO-HI, a contiguous range of P ports (not MAP-E valid)
 #   mape    snat to ADDR:mape a/k/psid (added by build/tools/mape_rule)
 #   numgen  snat ip to ADDR : numgen inc mod P map { 0 : port0, ... }, one per protocol
-#   block   one rule per block of the set, chosen the iptables statistic-nth way
-#           (rule i: numgen inc mod (N - i) 0 snat to ADDR:block_i)
+#   block   one rule per range (block) of the set, chosen the iptables
+#           statistic-nth way (rule i: numgen inc mod (N - i) 0 snat to ADDR:range_i)
 #
 # Throughput (mape vs snat): iperf3 through an ip6tnl (IPv4 in IPv6), as a CE:
 #   tclient --- ce ==mape0 ip6tnl== br --- tserver
@@ -31,8 +32,12 @@
 #   BENCH_STEP_SECS=2 (time cap of a step; churn 2x, utilisation 3x + 20 ms a flow)
 #   BENCH_W=32 (flows in flight)  BENCH_TMO_UDP=300  BENCH_TMO_TCP=1200 (ms)
 #   BENCH_UDP_IDLE=1 (s, the router's UDP timeout during UDP churn)
-#   BENCH_TPUT_SECS=3           BENCH_KERNEL_LABEL (default uname -r)
+#   BENCH_TPUT_SECS=3 (throughput: the first set of BENCH_SETS)
+#   BENCH_KERNEL_LABEL (default uname -r)
+#
+# shellcheck disable=SC2154 # ns_create and topo_crs set client, router, server, ...
 set -uo pipefail
+# shellcheck source=selftests/lib.sh
 . "$(dirname "$0")/../selftests/lib.sh"
 ROOT=$MAPE_ROOT
 
@@ -60,7 +65,14 @@ RULE=$ROOT/build/tools/mape_rule
 NAT_ADDR=198.51.100.1
 SERVER=198.51.100.2
 SNAT_LO=10000		# contender snat: SNAT_LO .. SNAT_LO + P - 1
-PORT_BASE=20000		# server ports PORT_BASE .. PORT_BASE + 99, tcp and udp
+# Server ports, tcp and udp: the burst's (at most BURST_DESTS from PORT_BASE),
+# then one each for utilisation, the occupancy levels and churn.
+PORT_BASE=20000
+BURST_DESTS=60
+UTIL_PORT=$((PORT_BASE + BURST_DESTS))
+LEVEL_PORT=$((UTIL_PORT + 1))
+CHURN_PORT=$((UTIL_PORT + 2))
+MAPE_FIELDS="translated kept takeover exhausted portless lookups"
 CLIENT_CPU=0
 SERVER_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
 
@@ -69,6 +81,7 @@ note() { echo "bench.sh: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || die "needs root"
 [ -x "$GEN" ] || die "$GEN missing: make bench-gen"
+command -v conntrack > /dev/null || die "needs conntrack (apt-get install conntrack)"
 mkdir -p "$OUT/rules" || die "cannot write $OUT"
 : > "$OUT/raw.tsv"
 : > "$OUT/commands.txt"
@@ -80,43 +93,39 @@ logged() {
 	"$@"
 }
 
-# record SET CONTENDER PROTO ROUND: raw.tsv lines from stdin.
+# record SET P CONTENDER PROTO ROUND: raw.tsv lines from stdin, with P=
+# (the set's size) appended.
 record() {
-	awk -v k="$KLABEL" -v s="$1" -v c="$2" -v p="$3" -v r="$4" \
-		'{ printf "%s\t%s\t%s\t%s\t%s\t%s\n", k, s, c, p, r, $0 }' >> "$OUT/raw.tsv"
+	awk -v k="$KLABEL" -v s="$1" -v P="$2" -v c="$3" -v p="$4" -v r="$5" \
+		'{ printf "%s\t%s\t%s\t%s\t%s\t%s P=%s\n", k, s, c, p, r, $0, P }' >> "$OUT/raw.tsv"
 }
 
-server_pid=""
-cleanup() {
-	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-	jobs -p | xargs -r kill 2>/dev/null
-	ns_cleanup
+# The servers (gen serve, iperf3 -s) run in the namespaces: ns_cleanup ends them.
+trap ns_cleanup EXIT
+
+# ct_flush NS: empty the conntrack table of NS; a failure ends the bench
+# (the next measurement would start on a router that is not clean).
+ct_flush() {
+	local err
+	err=$(logged ip netns exec "$1" conntrack -F 2>&1) || die "conntrack -F in $1 failed: $err"
 }
-trap cleanup EXIT
 
-# --- the port set, written here from RFC 7597 5.1, apart from the module ---
+# --- the port set: selftests/lib.sh set_ranges, apart from the module ---
 
-# set_size A K: P
-set_size() { echo $(( ((1 << $1) - 1) * (1 << (16 - $1 - $2)) )); }
+# ranges A K PSID: the set's ranges (blocks), "LO-HI" one a line, ascending.
+ranges() { set_ranges "$@" | tr -d ' ' | tr ',' '\n' | grep .; }
 
-# set_ports A K PSID: the ports of the set, ascending, one a line.
-set_ports() {
-	awk -v a="$1" -v k="$2" -v psid="$3" 'BEGIN {
-		m = 16 - a - k
-		for (A = 1; A < 2 ^ a; A++)
-			for (j = 0; j < 2 ^ m; j++)
-				print A * 2 ^ (16 - a) + psid * 2 ^ m + j
-	}'
-}
+# set_size A K PSID: P, the number of ports in the set.
+set_size() { ranges "$@" | awk -F- '{ p += $2 - $1 + 1 } END { print p + 0 }'; }
 
 # --- contenders ---
 
 # rules CONTENDER A K PSID: the router's nat table with the contender's rules.
 rules() {
-	local c=$1 a=$2 k=$3 psid=$4 p m n i proto
-	p=$(set_size "$a" "$k")
-	m=$((16 - a - k))
-	n=$(( (1 << a) - 1 ))
+	local c=$1 p i proto rs
+	shift
+	p=$(set_size "$@")
+	mapfile -t rs < <(ranges "$@")
 	echo "table ip nat {"
 	echo "	chain post {"
 	echo "		type nat hook postrouting priority srcnat;"
@@ -128,15 +137,16 @@ rules() {
 		for proto in tcp udp; do
 			printf '		meta l4proto %s snat ip to %s : numgen inc mod %d map { ' \
 				$proto $NAT_ADDR "$p"
-			set_ports "$a" "$k" "$psid" | awk '{ printf "%s%d : %d", (NR > 1 ? ", " : ""), NR - 1, $1 }'
+			# the ports of the ranges, numbered 0 .. P-1
+			printf '%s\n' "${rs[@]}" | awk -F- '{
+				for (x = $1; x <= $2; x++) { printf "%s%d : %d", (i ? ", " : ""), i, x; i++ } }'
 			echo " }"
 		done ;;
 	block)
 		# iptables -m statistic --mode nth --every (N - i) --packet 0
 		for proto in tcp udp; do
-			for i in $(seq 0 $((n - 1))); do
-				lo=$(( (i + 1) * (1 << (16 - a)) + psid * (1 << m) ))
-				echo "		meta l4proto $proto numgen inc mod $((n - i)) 0 snat to $NAT_ADDR:$lo-$((lo + (1 << m) - 1))"
+			for i in "${!rs[@]}"; do
+				echo "		meta l4proto $proto numgen inc mod $((${#rs[@]} - i)) 0 snat to $NAT_ADDR:${rs[i]}"
 			done
 		done ;;
 	mape) ;;	# added by mape_rule below
@@ -159,7 +169,7 @@ set_rules() {
 # check_arg CONTENDER A K PSID: the set a seen port must lie in.
 check_arg() {
 	if [ "$1" = snat ]; then
-		echo "$SNAT_LO-$((SNAT_LO + $(set_size "$2" "$3") - 1))"
+		echo "$SNAT_LO-$((SNAT_LO + $(set_size "$2" "$3" "$4") - 1))"
 	else
 		echo "$2/$3/$4"
 	fi
@@ -178,68 +188,74 @@ load_module() {
 	note "SKIP contender mape: the nf_nat_mape module cannot be loaded here (run in the VM: bench/run.sh)"
 }
 
-mapestat() {
-	[ -r "/proc/net/stat/nf_nat_mape" ] || return 0
-	# shellcheck disable=SC2016
-	ip netns exec "$router" awk 'NR == 1 { n = split($0, h); next }
-		{ for (i = 2; i <= n; i++) s[i] += $i }
-		END { printf "mapestat"; for (i = 2; i <= n; i++) printf " %s=%.0f", h[i], s[i]; print "" }' \
-		/proc/net/stat/nf_nat_mape
-}
-
-# mapestat_delta BEFORE AFTER: the counters one generator run moved.
-mapestat_delta() {
-	[ -n "$1" ] && [ -n "$2" ] || return 0
-	printf '%s\n%s\n' "$1" "$2" | awk '{
-		for (i = 2; i <= NF; i++) { split($i, kv, "="); if (NR == 1) b[kv[1]] = kv[2]; else { d[i] = kv[1]; a[kv[1]] = kv[2] } }
-		n = NF }
-		END { printf "mapestat"; for (i = 2; i <= n; i++) printf " %s=%.0f", d[i], a[d[i]] - b[d[i]]; print "" }'
+# mape_counts: the router's nf_nat_mape counters, MAPE_FIELDS order, one a line.
+mape_counts() {
+	local f
+	for f in $MAPE_FIELDS; do mape_stat "$router" "$f"; done
 }
 
 # --- flows: setup rate, occupancy, utilisation, churn, memory ---
 
+UDP_SYSCTLS="net.netfilter.nf_conntrack_udp_timeout net.netfilter.nf_conntrack_udp_timeout_stream"
+udp_defaults=""
+
 topo_nat() {
-	ns_create client && ns_create router && ns_create server &&
-	veth_link "$client" eth0 192.0.2.2/24 "$router" lan0 192.0.2.1/24 &&
-	veth_link "$router" wan0 $NAT_ADDR/24 "$server" eth0 $SERVER/24 &&
-	ip -n "$client" route add default via 192.0.2.1 &&
-	ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	local s
+	topo_crs $NAT_ADDR $SERVER || return 1
+	udp_defaults=""
 	{
-		echo "# client $client 192.0.2.2/24 -- router $router 192.0.2.1/24 | $NAT_ADDR/24 -- server $server $SERVER/24"
+		echo "# selftests/lib.sh topo_crs $NAT_ADDR $SERVER:"
+		echo "# client $client eth0 192.0.2.2/24 -- lan0 192.0.2.1/24 router $router wan0 $NAT_ADDR/24 -- eth0 $SERVER/24 server $server"
 		echo "# (veth pairs; client default route via the router; router ip_forward=1)"
 	} >> "$OUT/commands.txt"
+	# gen shortens them during UDP churn; one that died would leave them so
+	for s in $UDP_SYSCTLS; do
+		udp_defaults="$udp_defaults $s=$(ip netns exec "$router" sysctl -n "$s")" || return 1
+	done
 	logged ip netns exec "$server" "$GEN" serve -C $SERVER_CPU \
-		tcp $PORT_BASE-$((PORT_BASE + 99)) udp $PORT_BASE-$((PORT_BASE + 99)) &
-	server_pid=$!
-	wait_listen "$server" t $((PORT_BASE + 99)) && wait_listen "$server" u $((PORT_BASE + 99))
+		tcp $PORT_BASE-$CHURN_PORT udp $PORT_BASE-$CHURN_PORT &
+	wait_listen "$server" t $CHURN_PORT && wait_listen "$server" u $CHURN_PORT
 }
 
 # flows_run A K PSID CONTENDER PROTO ROUND: one generator run, all steps.
 flows_run() {
-	local a=$1 k=$2 psid=$3 c=$4 proto=$5 round=$6 p d tmo steps l h before
-	p=$(set_size "$a" "$k")
+	local a=$1 k=$2 psid=$3 c=$4 proto=$5 round=$6 p d tmo steps l h f i line rc
+	local -a before after
+	p=$(set_size "$a" "$k" "$psid")
 	tmo=$TMO_UDP
 	[ "$proto" = tcp ] && tmo=$TMO_TCP
+	# utilisation, the kernel's memory read on the clean router (before
+	# any flow of this run) and again while P are held
+	steps="snap to:$UTIL_PORT util:$((p + 16)) snap"
 	# burst: BURST flows spread so that no destination passes 10 % of P
 	d=$(( (BURST * 10 + p - 1) / p ))
-	[ $d -gt 60 ] && d=60
-	steps="to:$PORT_BASE-$((PORT_BASE + d - 1)) burst:$BURST"
-	# utilisation, with the kernel's memory read before and while P are held
-	steps="$steps to:$((PORT_BASE + 90)) snap util:$((p + 16)) snap"
-	steps="$steps to:$((PORT_BASE + 91))"
+	[ $d -gt $BURST_DESTS ] && d=$BURST_DESTS
+	steps="$steps to:$PORT_BASE-$((PORT_BASE + d - 1)) burst:$BURST"
+	steps="$steps to:$LEVEL_PORT"
 	for l in $LEVELS; do steps="$steps level:$l:$LEVEL_B"; done
 	h=$((p * CHURN_HELD / 100))
-	steps="$steps to:$((PORT_BASE + 92)) churn:$h:$CHURN_ATT util:$((p + 16))"
-	logged ip netns exec "$router" conntrack -F > /dev/null 2>&1
-	before=$(mapestat)
+	steps="$steps to:$CHURN_PORT churn:$h:$CHURN_ATT util:$((p + 16))"
+	# shellcheck disable=SC2086
+	logged ip netns exec "$router" sysctl -qw $udp_defaults || die "cannot reset the router's UDP timeouts"
+	ct_flush "$router"
+	[ "$c" = mape ] && mapfile -t before < <(mape_counts)
 	# shellcheck disable=SC2086
 	logged ip netns exec "$client" "$GEN" run -p "$proto" -C $CLIENT_CPU -w "$W" \
 		-t "$tmo" -T "$STEP_SECS" -P "$p" -s "$(check_arg "$c" "$a" "$k" "$psid")" \
 		-R "/run/netns/$router" -u "$UDP_IDLE" -S "$round" $SERVER $steps > "$OUT/last.out"
-	local rc=$?
-	tee /dev/stderr < "$OUT/last.out" | record "$a/$k/$psid" "$c" "$proto" "$round"
-	[ "$c" = mape ] && mapestat_delta "$before" "$(mapestat)" | record "$a/$k/$psid" "$c" "$proto" "$round"
-	ip netns exec "$router" conntrack -F > /dev/null 2>&1
+	rc=$?
+	cat "$OUT/last.out" >&2
+	record "$a/$k/$psid" "$p" "$c" "$proto" "$round" < "$OUT/last.out"
+	if [ "$c" = mape ]; then
+		mapfile -t after < <(mape_counts)
+		line=mapestat
+		i=0
+		for f in $MAPE_FIELDS; do
+			line="$line $f=$((after[i] - before[i]))"
+			i=$((i + 1))
+		done
+		echo "$line" | record "$a/$k/$psid" "$p" "$c" "$proto" "$round"
+	fi
 	return $rc
 }
 
@@ -249,6 +265,7 @@ bench_flows() {
 	for round in $(seq 1 "$ROUNDS"); do
 		for set in $SETS; do
 			IFS=/ read -r a k psid <<< "$set"
+			[ "$(set_size "$a" "$k" "$psid")" -gt 0 ] || { note "set $set has no port: skipped"; continue; }
 			for c in $CONTENDERS; do
 				[ "$c" = mape ] && [ $have_mape = 0 ] && continue
 				set_rules "$c" "$a" "$k" "$psid" || { note "rules for $c failed"; continue; }
@@ -261,12 +278,10 @@ bench_flows() {
 		done
 	done
 	ns_cleanup
-	server_pid=""
 }
 
 # --- throughput through ip6tnl ---
 
-# shellcheck disable=SC2154 # ns_create sets tclient, ce, br, tserver
 topo_tunnel() {
 	ns_create tclient && ns_create ce && ns_create br && ns_create tserver || return 1
 	veth_link "$tclient" eth0 192.0.2.2/24 "$ce" lan0 192.0.2.1/24 &&
@@ -304,24 +319,29 @@ topo_tunnel() {
 	wait_listen "$tserver" t 5201
 }
 
+# tput_rule CONTENDER A K PSID: the CE's nat table.
 tput_rule() {
-	local f="$OUT/rules/tput-$1.nft"
+	local f="$OUT/rules/tput-$1.nft" p
+	p=$(set_size "$2" "$3" "$4")
 	{
 		echo "table ip nat {"
 		echo "	chain post {"
 		echo "		type nat hook postrouting priority srcnat;"
-		[ "$1" = snat ] && echo "		oifname \"mape0\" meta l4proto { tcp, udp } snat to $NAT_ADDR:$SNAT_LO-$((SNAT_LO + 239))"
+		[ "$1" = snat ] && echo "		oifname \"mape0\" meta l4proto { tcp, udp } snat to $NAT_ADDR:$SNAT_LO-$((SNAT_LO + p - 1))"
 		echo "	}"
 		echo "}"
 	} > "$f"
 	ip netns exec "$ce" nft delete table ip nat 2>/dev/null
 	logged ip netns exec "$ce" nft -f "$f" || return 1
-	[ "$1" = mape ] && { logged ip netns exec "$ce" "$RULE" nat post $NAT_ADDR 4 8 20 || return 1; }
+	[ "$1" = mape ] && { logged ip netns exec "$ce" "$RULE" nat post $NAT_ADDR "$2" "$3" "$4" || return 1; }
 	return 0
 }
 
 bench_tput() {
-	local round c order bps rc
+	local round c order bps rc set a k psid p line
+	set=${SETS%% *}
+	IFS=/ read -r a k psid <<< "$set"
+	p=$(set_size "$a" "$k" "$psid")
 	topo_tunnel
 	rc=$?
 	if [ $rc = 2 ]; then
@@ -337,14 +357,15 @@ bench_tput() {
 		[ $((round % 2)) = 0 ] && order="mape snat"
 		for c in $order; do
 			[ "$c" = mape ] && [ $have_mape = 0 ] && continue
-			tput_rule "$c" || { note "tput rule $c failed"; continue; }
-			ip netns exec "$ce" conntrack -F > /dev/null 2>&1
+			tput_rule "$c" "$a" "$k" "$psid" || { note "tput rule $c failed"; continue; }
+			ct_flush "$ce"
 			logged ip netns exec "$tclient" iperf3 -c 203.0.113.2 -A $CLIENT_CPU \
 				-t "$TPUT_SECS" -J > "$OUT/iperf-$c-$round.json" || { note "iperf3 $c failed"; continue; }
 			bps=$(awk '/"sum_received"/ { r = 1 } r && /"bits_per_second"/ {
 				gsub(/[^0-9.e+]/, "", $2); printf "%.0f", $2; exit }' "$OUT/iperf-$c-$round.json")
-			echo "tput proto=tcp bps=$bps secs=$TPUT_SECS" | tee /dev/stderr |
-				record 4/8/20 "$c" tcp "$round"
+			line="tput proto=tcp bps=$bps secs=$TPUT_SECS"
+			echo "$line" >&2
+			echo "$line" | record "$set" "$p" "$c" tcp "$round"
 		done
 	done
 	ns_cleanup

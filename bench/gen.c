@@ -22,7 +22,6 @@
  *			the project's port-set code)
  *	-R NETNS	path of the router's netns (/run/netns/NAME): conntrack
  *			entries are deleted there, timeouts and counts read
- *	-k SECS		keepalive period of held UDP flows (10)
  *	-u SECS		UDP churn: the router's UDP conntrack timeouts during
  *			churn steps (and until the next to:), so that idle
  *			flows free their ports while the step runs
@@ -31,11 +30,10 @@
  *   Steps, run in order, one output line each ("NAME key=value..."):
  *	to:PORT|LO-HI	close every flow; new flows go to PORT (round robin
  *			over LO-HI, at most 64 ports)
- *	burst:N[:W]	open N flows, W in flight; rate = ok / wall time
- *	fill:N[:W]	open flows until N are held
- *	util:MAX[:W]	open flows (one at a time by default) until the first
- *			failure, then stop after 2 failures in a row or MAX
- *			attempts: first_fail_at = flows held at the first failure
+ *	burst:N		open N flows, -w in flight; rate = ok / wall time
+ *	util:MAX	open flows one at a time until the first failure, then
+ *			stop after 2 failures in a row or MAX attempts:
+ *			first_fail_at = flows held at the first failure
  *	level:PCT:B	hold PCT % of the set (filling, or freeing flows and
  *			deleting their conntrack entries), then B times: open
  *			one flow, and when it succeeds free a random held one,
@@ -43,24 +41,32 @@
  *			rate = ok / time the answered flows took (a failure
  *			costs its timeout, which is the client's choice: it is
  *			counted in the success rate instead)
- *	churn:H:A[:W]	hold H flows; A times: close a random held flow the
- *			ordinary way (TCP: the client closes first, TIME_WAIT;
- *			UDP: the flow goes idle, its entry stays until its
- *			timeout) and open a new one. A failure is "notfull"
- *			when fewer than P ports were held, in flight or (UDP)
- *			idle, so a port was free or held only by TIME_WAIT.
+ *	churn:H:A	hold H flows; A times, -w in flight: close a random
+ *			held flow the ordinary way (TCP: the client closes
+ *			first, TIME_WAIT; UDP: the flow goes idle, its entry
+ *			stays until its timeout) and open a new one. A failure
+ *			is "notfull" when fewer than P ports were held, in
+ *			flight or (UDP) idle, so a port was free or held only
+ *			by TIME_WAIT.
  *			UDP does not start a flow while held and idle flows
  *			fill the set (by an estimate that errs late), so that
  *			every UDP failure is one the NAT could have avoided
- *	snap		kernel memory: Slab, nf_conntrack objects, router
- *			conntrack count
- *	hold:S		wait S seconds
+ *	snap		kernel memory, every slab cache shrunk first: Slab
+ *			and SUnreclaim, the router's conntrack count; from the
+ *			second snap on also a line "slabs flows=N
+ *			CACHE=OBJS:OBJSIZE...": the caches of /proc/slabinfo
+ *			whose active objects changed since the previous snap,
+ *			by OBJS, while the flows held changed by N
+ *
+ * Held UDP flows send a keepalive every 10 s (a third of the timeout
+ * during churn), so that the router keeps their entries.
  *
  * The server reports the port each flow arrived with; a flow succeeds when
  * that answer is back. Exit status 0, or 2 on usage or system errors.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -74,7 +80,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,16 +181,6 @@ static void pin(int cpu)
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		die("sched_setaffinity");
-}
-
-static void raise_fd_limit(void)
-{
-	struct rlimit r = { MAX_FLOWS + 256, MAX_FLOWS + 256 };
-
-	if (setrlimit(RLIMIT_NOFILE, &r) && !getrlimit(RLIMIT_NOFILE, &r)) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
-	}
 }
 
 static int parse_range(const char *s, unsigned int *lo, unsigned int *hi)
@@ -687,28 +682,17 @@ static void open_until(int held, long max, int w, double limit)
 	drain();
 }
 
-static void step_burst(long n, int w)
+static void step_burst(long n)
 {
 	double t0 = now(), dt;
 
 	reset_stats();
-	open_until(MAX_FLOWS, n, w, step_limit);
+	open_until(MAX_FLOWS, n, conc, step_limit);
 	dt = now() - t0;
 	out("burst", " dests=%d secs=%.4f rate=%.1f", ndests, dt, dt > 0 ? st.ok / dt : 0);
 }
 
-static void step_fill(int n, int w)
-{
-	double t0 = now(), dt;
-
-	reset_stats();
-	/* a recipe that hands out taken ports needs attempts beyond n */
-	open_until(n, 4L * n + 64, w, step_limit);
-	dt = now() - t0;
-	out("fill", " held=%d secs=%.4f rate=%.1f", nlive, dt, dt > 0 ? st.ok / dt : 0);
-}
-
-static void step_util(long max, int w)
+static void step_util(long max)
 {
 	/*
 	 * P flows one at a time, then failures that each wait out a
@@ -720,9 +704,8 @@ static void step_util(long max, int w)
 
 	reset_stats();
 	while (st.attempts < max && fails_in_row < 2 && now() < end) {
-		while (npending < w && st.attempts < max)
-			if (start_flow())
-				break;
+		if (!npending)
+			start_flow();	/* a local error counts in lerr */
 		f0 = st.fail;
 		ok0 = st.ok;
 		pump(npending ? 5 : 0);
@@ -767,20 +750,20 @@ static void step_level(double pct, long b)
 	    st.busy, st.busy > 0 ? st.ok / st.busy : 0, st.ctdel_err);
 }
 
-static void step_churn(int h, long a, int w)
+static void step_churn(int h, long a)
 {
 	double t0, end, dt;
 	long full_att = 0;
 
 	reset_stats();
 	short_udp_timeouts();
-	open_until(h, 4L * h + 64, w, step_limit);
+	open_until(h, 4L * h + 64, conc, step_limit);
 	reset_stats();
 	t0 = now();
 	/* UDP waits for idle entries to expire: give it time to see some */
 	end = t0 + 2 * step_limit;
 	while (st.attempts < a && now() < end) {
-		while (npending < w && st.attempts < a) {
+		while (npending < conc && st.attempts < a) {
 			/* closing moves a port from held to idle: check first */
 			if (inuse(dests[0], now()) >= setsize) {
 				/*
@@ -825,33 +808,88 @@ static long meminfo(const char *key)
 	return v;
 }
 
+#define MAX_CACHES	1024
+
+/* the slab caches' active objects at the previous snap */
+static struct { char name[64]; long act; } slab_prev[MAX_CACHES];
+static int nslab_prev, live_prev = -1;
+
+static long slab_prev_act(const char *name)
+{
+	int i;
+
+	for (i = 0; i < nslab_prev; i++)
+		if (!strcmp(slab_prev[i].name, name))
+			return slab_prev[i].act;
+	return 0;
+}
+
+/*
+ * SLUB counts the free objects of per-CPU slabs as active: shrinking every
+ * cache first puts them back, so that /proc/slabinfo and Slab count what
+ * is in use, not which slabs the CPUs happened to be filling.
+ */
+static void shrink_slabs(void)
+{
+	DIR *dir = opendir("/sys/kernel/slab");
+	char path[300];
+	struct dirent *e;
+	int fd;
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", e->d_name);
+		fd = open(path, O_WRONLY);
+		if (fd >= 0) {
+			(void)!write(fd, "1", 1);
+			close(fd);
+		}
+	}
+	closedir(dir);
+}
+
 static void step_snap(void)
 {
 	char line[512], name[64];
-	long act = -1, num, size = -1;
-	FILE *f = fopen("/proc/slabinfo", "r");
+	long act, num, size;
+	FILE *f;
+	int n = 0;
 
 	/* RCU frees conntrack objects a grace period late */
 	usleep(200000);
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "%63s %ld %ld %ld", name, &act, &num, &size) == 4 &&
-			    !strcmp(name, "nf_conntrack"))
-				break;
-			else
-				act = size = -1;
-		fclose(f);
-	}
-	printf("snap live=%d slab_kB=%ld sunreclaim_kB=%ld ct_objs=%ld ct_objsize=%ld ct_count=%ld\n",
-	       nlive, meminfo("Slab"), meminfo("SUnreclaim"), act, size,
+	shrink_slabs();
+	printf("snap live=%d slab_kB=%ld sunreclaim_kB=%ld ct_count=%ld\n",
+	       nlive, meminfo("Slab"), meminfo("SUnreclaim"),
 	       router_proc("/proc/sys/net/netfilter/nf_conntrack_count"));
+	f = fopen("/proc/slabinfo", "r");
+	if (f) {
+		if (live_prev >= 0)
+			printf("slabs flows=%d", nlive - live_prev);
+		while (fgets(line, sizeof(line), f) && n < MAX_CACHES) {
+			if (sscanf(line, "%63s %ld %ld %ld", name, &act, &num, &size) != 4)
+				continue;
+			if (live_prev >= 0 && act != slab_prev_act(name))
+				printf(" %s=%ld:%ld", name, act - slab_prev_act(name), size);
+			strcpy(slab_prev[n].name, name);
+			slab_prev[n++].act = act;
+		}
+		fclose(f);
+		if (live_prev >= 0)
+			printf("\n");
+		nslab_prev = n;
+		live_prev = nlive;
+	}
 	fflush(stdout);
 }
 
 static int run(char **steps, int n)
 {
-	long x, y, z;
+	long x, y;
 	double p;
+	char junk;
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -862,29 +900,23 @@ static int run(char **steps, int n)
 				goto bad;
 			continue;
 		}
-		if (!ndests && strcmp(s, "snap") && strncmp(s, "hold:", 5)) {
+		if (!strcmp(s, "snap")) {
+			step_snap();
+			continue;
+		}
+		if (!ndests) {
 			fprintf(stderr, "gen: %s before any to:PORT\n", s);
 			return 2;
 		}
-		z = conc;
-		if (sscanf(s, "burst:%ld:%ld", &x, &z) >= 1)
-			step_burst(x, z);
-		else if (sscanf(s, "fill:%ld:%ld", &x, &z) >= 1)
-			step_fill(x, z);
-		else if (!strncmp(s, "util:", 5) && (z = 1, sscanf(s, "util:%ld:%ld", &x, &z) >= 1))
-			step_util(x, z);
-		else if (sscanf(s, "level:%lf:%ld", &p, &x) == 2 && setsize > 0)
+		if (sscanf(s, "burst:%ld%c", &x, &junk) == 1)
+			step_burst(x);
+		else if (sscanf(s, "util:%ld%c", &x, &junk) == 1)
+			step_util(x);
+		else if (sscanf(s, "level:%lf:%ld%c", &p, &x, &junk) == 2 && setsize > 0)
 			step_level(p, x);
-		else if (sscanf(s, "churn:%ld:%ld:%ld", &x, &y, &z) >= 2 && setsize > 0)
-			step_churn(x, y, z);
-		else if (!strcmp(s, "snap"))
-			step_snap();
-		else if (sscanf(s, "hold:%ld", &x) == 1) {
-			double end = now() + x;
-
-			while (now() < end)
-				pump(100);
-		} else
+		else if (sscanf(s, "churn:%ld:%ld%c", &x, &y, &junk) == 2 && setsize > 0)
+			step_churn(x, y);
+		else
 			goto bad;
 	}
 	return 0;
@@ -954,10 +986,7 @@ static __attribute__((noreturn)) void serve(void)
 				len = sizeof(from);
 				while ((c = accept4(fd, (struct sockaddr *)&from, &len,
 						    SOCK_NONBLOCK)) >= 0) {
-					int l = snprintf(buf, sizeof(buf), "%u\n",
-							 ntohs(from.sin_port));
-
-					(void)!write(c, buf, l);
+					tcp_answer_port(c, &from);
 					ev.data.u64 = (uint32_t)c;
 					epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
 					len = sizeof(from);
@@ -974,7 +1003,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: gen serve [-C CPU] tcp|udp PORTS [tcp|udp PORTS]...\n"
 		"       gen run [-p tcp|udp] [-C CPU] [-w N] [-t MS] [-T SECS] [-P N]\n"
-		"               [-s A/K/PSID|LO-HI] [-R NETNS] [-k SECS] [-u SECS] [-S SEED]\n"
+		"               [-s A/K/PSID|LO-HI] [-R NETNS] [-u SECS] [-S SEED]\n"
 		"               ADDR STEP...\n");
 	exit(2);
 }
@@ -987,7 +1016,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		usage();
-	raise_fd_limit();
+	raise_fd_limit(MAX_FLOWS + 256);
 	ep = epoll_create1(0);
 	if (ep < 0)
 		die("epoll");
@@ -1014,7 +1043,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run"))
 		usage();
 	srandom(1);
-	while ((opt = getopt(argc, argv, "+p:C:w:t:T:P:s:R:k:u:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "+p:C:w:t:T:P:s:R:u:S:")) != -1) {
 		switch (opt) {
 		case 'p':
 			proto_tcp = !strcmp(optarg, "tcp");
@@ -1026,7 +1055,6 @@ int main(int argc, char **argv)
 		case 't': timeout_s = atoi(optarg) / 1000.0; break;
 		case 'T': step_limit = atof(optarg); break;
 		case 'P': setsize = atoi(optarg); break;
-		case 'k': keepalive_s = atof(optarg); break;
 		case 'u': churn_idle = atof(optarg); break;
 		case 'S': srandom(atoi(optarg)); break;
 		case 'R': open_router(optarg); break;

@@ -28,17 +28,21 @@ done
 # The tables. Plot data goes to $tmp/plot-KERNEL-SET-PROTO.dat, one line
 # per occupancy level: level, then success % and median rate per contender.
 cat "${raws[@]}" | awk -F'\t' -v tmp="$tmp" -v out="$OUT" '
-function kv(line,   n, w, i, eq) {
+# the key=value words of a raw line into v[], numbers as numbers
+function kv(line,   n, w, i, eq, x) {
 	delete v
 	n = split(line, w, " ")
 	v["_name"] = w[1]
 	for (i = 2; i <= n; i++) {
 		eq = index(w[i], "=")
-		if (eq)
-			v[substr(w[i], 1, eq - 1)] = substr(w[i], eq + 1)
+		if (!eq) continue
+		x = substr(w[i], eq + 1)
+		v[substr(w[i], 1, eq - 1)] = x ~ /^-?[0-9]+(\.[0-9]+)?$/ ? x + 0 : x
 	}
 }
 function add(arr, key, x) { arr[key] = (key in arr) ? arr[key] " " x : x }
+# an entry that may be missing: reading arr[key] would create it
+function get(arr, key) { return (key in arr) ? arr[key] : "" }
 # sorted values of a list into s[1..n]; returns n
 function sorted(list,   n, i, j, t) {
 	n = split(list, s, " ")
@@ -50,13 +54,9 @@ function sorted(list,   n, i, j, t) {
 	}
 	return n
 }
-function median(list,   n) {
-	n = sorted(list)
-	if (!n) return ""
-	return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
-}
+function smedian(n) { return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2 }
+function median(list,   n) { n = sorted(list); return n ? smedian(n) : "" }
 function lo(list) { return sorted(list) ? s[1] : "" }
-function hi(list,   n) { n = sorted(list); return n ? s[n] : "" }
 function num(x) {
 	if (x == "") return "-"
 	if (x >= 100) return sprintf("%.0f", x)
@@ -65,16 +65,39 @@ function num(x) {
 }
 # "median [min-max]" of a list, or "-"
 function mmm(list,   n) {
-	if (list == "") return "-"
 	n = sorted(list)
+	if (!n) return "-"
 	if (n == 1) return num(s[1])
-	return num(median(list)) " [" num(lo(list)) "-" num(hi(list)) "]"
+	return num(smedian(n)) " [" num(s[1]) "-" num(s[n]) "]"
 }
 function pct(a, b) { return b > 0 ? sprintf("%.1f %%", 100 * a / b) : "-" }
-function setsize(set,   x) { split(set, x, "/"); return (2 ^ x[1] - 1) * 2 ^ (16 - x[1] - x[2]) }
+function setsize(set) { return get(setP, K SUBSEP set) }
 function has(c) { return (K SUBSEP c) in seen_c }
 function verdict(ok) { return ok ? "**met**" : "**NOT met**" }
+function target(t, measured, ok) { printf "| %s | %s | %s |\n", t, measured, verdict(ok) }
+# a table header: LEAD, a column per contender, TAIL (both "| a | b |" cells)
+function header(lead, tail,   i, r) {
+	printf "%s", lead
+	for (i = 1; i <= nc; i++) printf " %s |", title[C[i]]
+	print tail
+	r = lead tail; gsub(/[^|]+/, "---", r)
+	for (i = 1; i <= nc; i++) r = r "---|"
+	print r
+}
 function capnote(n) { return n ? " (" n " round(s) ended without a failure: time cap)" : "" }
+# per-flow growth of a slab cache over the rounds of a run, objects; a round
+# whose "slabs" line does not name the cache saw it unchanged
+function slab_list(run, cache,   list, n) {
+	list = get(sg, run SUBSEP cache)
+	for (n = split(list, tmp_a, " "); n < get(nsl, run) + 0; n++)
+		list = list (list == "" ? "" : " ") "0"
+	return list
+}
+function slab_cell(run, cache,   o) {
+	if (!get(nsl, run)) return "-"
+	o = median(slab_list(run, cache))
+	return sprintf("%.0f (%.2f)", o * csize[cache], o)
+}
 
 {
 	k = $1; set = $2; c = $3; proto = $4; round = $5
@@ -82,17 +105,21 @@ function capnote(n) { return n ? " (" n " round(s) ended without a failure: time
 	name = v["_name"]
 	if (!(k in seen_k)) { seen_k[k] = 1; kernels[++nk] = k }
 	if (name != "tput" && !((k SUBSEP set) in seen_s)) { seen_s[k SUBSEP set] = 1; sets[k, ++ns[k]] = set }
+	if ("P" in v) setP[k SUBSEP set] = v["P"]
 	seen_c[k SUBSEP c] = 1
 	run = k SUBSEP set SUBSEP c SUBSEP proto
 	r = run SUBSEP round
-	if (name == "burst") { add(burst, run, v["rate"]); after_churn[r] = 0; nsnap[r] = 0 }
-	if (name == "burst" || name == "util" || name == "level" || name == "churn" || name == "fill") {
+	if (("lerr" in v && v["lerr"] > 0) || ("ctdel_err" in v && v["ctdel_err"] > 0))
+		errs[k] = errs[k] sprintf("%s%s %s %s round %s, %s%s: lerr=%d ctdel_err=%d",
+			errs[k] == "" ? "" : "; ", set, c, proto, round, name,
+			name == "level" ? " " v["pct"] " %" : "", v["lerr"], get(v, "ctdel_err"))
+	if (name == "burst") add(burst, run, v["rate"])
+	if (name == "burst" || name == "util" || name == "level" || name == "churn") {
 		okc[k, c] += v["ok"]; outc[k, c] += v["outside"]; dupc[k, c] += v["dup"]
 	}
 	if (name == "util" && !after_churn[r]) {
 		add(util, run, v["first_fail_at"] < 0 ? v["held"] : v["first_fail_at"])
 		if (v["first_fail_at"] < 0) util_nofail[run]++
-		add(util_held, run, v["held"])
 	}
 	if (name == "util" && after_churn[r]) {
 		add(cutil, run, v["first_fail_at"] < 0 ? v["held"] : v["first_fail_at"])
@@ -112,21 +139,29 @@ function capnote(n) { return n ? " (" n " round(s) ended without a failure: time
 		cnatt[run] += v["notfull_att"]; cnfail[run] += v["notfull_fail"]
 		cslow[run] += v["slow"]
 	}
+	# the first snap is on the clean router, the second with the utilisation flows held
 	if (name == "snap") {
 		nsnap[r]++
-		if (nsnap[r] == 1) { s_live = v["live"]; s_slab = v["slab_kB"]; s_ct = v["ct_objs"]; s_cnt = v["ct_count"] }
-		else if (v["live"] > s_live) {
+		if (nsnap[r] == 1) { s_live = v["live"]; s_slab = v["slab_kB"]; s_cnt = v["ct_count"] }
+		else if (nsnap[r] == 2 && v["live"] > s_live) {
 			d = v["live"] - s_live
 			add(mslab, run, 1024 * (v["slab_kB"] - s_slab) / d)
-			if (v["ct_objs"] >= 0 && s_ct >= 0) add(mct, run, (v["ct_objs"] - s_ct) / d)
 			if (v["ct_count"] >= 0 && s_cnt >= 0) add(mcnt, run, (v["ct_count"] - s_cnt) / d)
 		}
 	}
+	if (name == "slabs" && v["flows"] > 0 && !slabs_seen[r]++) {
+		nsl[run]++
+		for (x in v) {
+			if (x == "_name" || x == "flows" || x == "P") continue
+			split(v[x], q, ":")
+			add(sg, run SUBSEP x, q[1] / v["flows"])
+			csize[x] = q[2]
+			slab_k[k SUBSEP x] = 1
+		}
+	}
 	if (name == "mapestat") {
-		if (v["translated"] > 0)
-			add(lookups, run, v["lookups"] / v["translated"])
 		for (x in v)
-			if (x != "_name") { mstat[run, x] += v[x]; mkeys[x] = 1 }
+			if (x != "_name" && x != "P") { mstat[run, x] += v[x]; mkeys[x] = 1 }
 		mruns[run] = 1
 	}
 	if (name == "tput") add(tput, k SUBSEP c, v["bps"] / 1e6)
@@ -145,6 +180,10 @@ END {
 		print ""
 		if (!has("mape"))
 			print "> **mape was not measured on this kernel** (no module: a host run). Its rows are empty.\n"
+		if (K in errs)
+			print "> **Generator errors**: lerr = flows the generator could not start (socket, connect, send), " \
+			      "ctdel_err = conntrack entries it could not delete (that level did not hold its occupancy); " \
+			      "these measurements are suspect: " errs[K] ".\n"
 
 		# --- targets ---
 		print "### Targets for mape"
@@ -152,38 +191,60 @@ END {
 		print "| target | measured | verdict |"
 		print "|---|---|---|"
 		if (has("mape")) {
+			l1 = get(levels, K SUBSEP 1); ln = get(levels, K SUBSEP get(nl, K))
 			for (si = 1; si <= ns[K]; si++) {
 				S = sets[K, si]; P = setsize(S)
 				for (pi = 1; pi <= 2; pi++) {
 					pr = pi == 1 ? "udp" : "tcp"
 					m = K SUBSEP S SUBSEP "mape" SUBSEP pr
 					sn = K SUBSEP S SUBSEP "snat" SUBSEP pr
-					if (!(m in util)) continue
-					u = lo(util[m])
-					printf "| %s %s: utilisation = P (%d), no failure before | lowest of rounds %s%s | %s |\n", S, pr, P, u, capnote(util_nofail[m]), verdict(u == P)
+					t = sprintf("%s %s: utilisation = P (%d), no failure before", S, pr, P)
+					if (m in util) {
+						u = lo(util[m])
+						target(t, "lowest of rounds " u capnote(util_nofail[m]), u == P)
+					} else
+						target(t, "not measured", 0)
+					t = S " " pr ": with churn, no failure before the set is full"
 					if (m in cutil) {
 						cu = lo(cutil[m]); ci = (m in cinuse) ? lo(cinuse[m]) : cu
-						printf "| %s %s: with churn, no failure before the set is full | failures while a port was free: %d of %d; first failure at %s held%s%s | %s |\n", S, pr, cnfail[m], cnatt[m], cu, pr == "udp" ? " (" ci " held + idle)" : "", capnote(cutil_nofail[m]), verdict(cnfail[m] == 0 && ci >= P)
-					}
-					if ((sn in burst) && median(burst[sn]) > 0) {
-						q = median(burst[m]) / median(burst[sn])
-						printf "| %s %s: setup rate at low occupancy >= 0.95 x snat | %.3f x | %s |\n", S, pr, q, verdict(q >= 0.95)
-					}
-					l1 = levels[K, 1]; ln = levels[K, nl[K]]
-					a = median(lrate[m SUBSEP l1]); b = median(lrate[m SUBSEP ln])
-					if (a > 0 && ln >= 95) {
-						if (b == "")
-							printf "| %s %s: setup rate at %s %% >= 0.5 x own at %s %% | no flow answered at %s %% | %s |\n", S, pr, ln, l1, ln, verdict(0)
+						target(t, sprintf("failures while a port was free: %d of %d; first failure at %s held%s%s",
+							cnfail[m], cnatt[m], cu, pr == "udp" ? " (" ci " held + idle)" : "",
+							capnote(cutil_nofail[m])), cnfail[m] == 0 && ci >= P)
+					} else
+						target(t, "not measured", 0)
+					t = S " " pr ": setup rate at low occupancy >= 0.95 x snat"
+					a = median(get(burst, m)); b = median(get(burst, sn))
+					if (a != "" && b > 0)
+						target(t, sprintf("%.3f x", a / b), a / b >= 0.95)
+					else
+						target(t, "not measured", 0)
+					if (ln != "" && ln >= 95) {
+						t = sprintf("%s %s: setup rate at %s %% >= 0.5 x own at %s %%", S, pr, ln, l1)
+						a = median(get(lrate, m SUBSEP l1)); b = median(get(lrate, m SUBSEP ln))
+						if (!((m SUBSEP l1) in latt) || !((m SUBSEP ln) in latt))
+							target(t, "not measured", 0)
+						else if (a == "")
+							target(t, "no flow answered at " l1 " %", 0)
+						else if (b == "")
+							target(t, "no flow answered at " ln " %", 0)
 						else
-							printf "| %s %s: setup rate at %s %% >= 0.5 x own at %s %% | %.3f x | %s |\n", S, pr, ln, l1, b / a, verdict(b / a >= 0.5)
-					}
+							target(t, sprintf("%.3f x", b / a), b / a >= 0.5)
+					} else
+						target(S " " pr ": setup rate at the top level (>= 95 %) >= 0.5 x own at the lowest",
+							"not measured", 0)
 				}
 			}
-			a = median(tput[K SUBSEP "mape"]); b = median(tput[K SUBSEP "snat"])
+			t = "throughput through ip6tnl >= 0.98 x snat"
+			a = median(get(tput, K SUBSEP "mape")); b = median(get(tput, K SUBSEP "snat"))
 			if (a != "" && b > 0)
-				printf "| throughput through ip6tnl >= 0.98 x snat | %.3f x | %s |\n", a / b, verdict(a / b >= 0.98)
-			if (okc[K, "mape"] > 0)
-				printf "| every port seen by the server in the set | %d outside of %d flows | %s |\n", outc[K, "mape"], okc[K, "mape"], verdict(outc[K, "mape"] == 0)
+				target(t, sprintf("%.3f x", a / b), a / b >= 0.98)
+			else
+				target(t, "not measured", 0)
+			t = "every port seen by the server in the set"
+			if (get(okc, K SUBSEP "mape") + 0 > 0)
+				target(t, sprintf("%d outside of %d flows", outc[K, "mape"], okc[K, "mape"]), outc[K, "mape"] == 0)
+			else
+				target(t, "not measured", 0)
 		} else
 			print "| all | not measured | - |"
 		print ""
@@ -195,20 +256,15 @@ END {
 		      "the generator keeps 32 flows in flight and spreads them over several " \
 		      "server ports so that no destination passes 10 % of P; every flow is held open."
 		print ""
-		printf "| P (a/k/psid) | proto |"
-		for (i = 1; i <= nc; i++) printf " %s |", title[C[i]]
-		print " mape / snat |"
-		printf "|---|---|"
-		for (i = 1; i <= nc; i++) printf "---|"
-		print "---|"
+		header("| P (a/k/psid) | proto |", " mape / snat |")
 		for (si = 1; si <= ns[K]; si++) {
 			S = sets[K, si]
 			for (pi = 1; pi <= 2; pi++) {
 				pr = pi == 1 ? "udp" : "tcp"
 				printf "| %d (%s) | %s |", setsize(S), S, pr
-				for (i = 1; i <= nc; i++) printf " %s |", mmm(burst[K SUBSEP S SUBSEP C[i] SUBSEP pr])
-				a = median(burst[K SUBSEP S SUBSEP "mape" SUBSEP pr])
-				b = median(burst[K SUBSEP S SUBSEP "snat" SUBSEP pr])
+				for (i = 1; i <= nc; i++) printf " %s |", mmm(get(burst, K SUBSEP S SUBSEP C[i] SUBSEP pr))
+				a = median(get(burst, K SUBSEP S SUBSEP "mape" SUBSEP pr))
+				b = median(get(burst, K SUBSEP S SUBSEP "snat" SUBSEP pr))
 				print " " (a != "" && b > 0 ? sprintf("%.3f", a / b) : "-") " |"
 			}
 		}
@@ -229,12 +285,7 @@ END {
 				pr = pi == 1 ? "udp" : "tcp"
 				print ""
 				printf "P = %d (%s), %s\n\n", setsize(S), S, pr
-				printf "| occupancy |"
-				for (i = 1; i <= nc; i++) printf " %s |", title[C[i]]
-				print ""
-				printf "|---|"
-				for (i = 1; i <= nc; i++) printf "---|"
-				print ""
+				header("| occupancy |", "")
 				S2 = S; gsub("/", "_", S2)
 				dat = tmp "/plot-" K "-" S2 "-" pr ".dat"
 				for (li = 1; li <= nl[K]; li++) {
@@ -243,15 +294,16 @@ END {
 					line = L
 					for (i = 1; i <= nc; i++) {
 						lk = K SUBSEP S SUBSEP C[i] SUBSEP pr SUBSEP L
-						if (!(lk in latt) || latt[lk] == 0) {
+						if (get(latt, lk) + 0 == 0) {
 							printf " - |"; line = line " ? ?"; continue
 						}
 						occ = median(locc[lk])
-						cell = pct(lok[lk], latt[lk]) " / " (lk in lrate ? num(median(lrate[lk])) : "-")
+						rate = median(get(lrate, lk))
+						cell = pct(lok[lk], latt[lk]) " / " num(rate)
 						if (lslow[lk]) cell = cell " (" lslow[lk] " r)"
 						if (occ < L - 1) cell = cell " (held only " sprintf("%.0f", occ) " %)"
 						printf " %s |", cell
-						line = line " " sprintf("%.2f", 100 * lok[lk] / latt[lk]) " " (lk in lrate ? median(lrate[lk]) : "?")
+						line = line " " sprintf("%.2f", 100 * lok[lk] / latt[lk]) " " (rate != "" ? rate : "?")
 					}
 					print ""
 					print line > dat
@@ -284,9 +336,9 @@ END {
 					if (!(m in util)) continue
 					printf "| %d | %s | %s | %s%s | %s | %s%s | %s |\n", P, pr, title[C[i]], mmm(util[m]),
 						util_nofail[m] ? " (" util_nofail[m] "x no failure)" : "",
-						pct(median(util[m]), P), mmm(cutil[m]),
+						pct(median(util[m]), P), mmm(get(cutil, m)),
 						cutil_nofail[m] ? " (" cutil_nofail[m] "x no failure)" : "",
-						pr == "udp" ? mmm(cinuse[m]) : "-"
+						pr == "udp" ? mmm(get(cinuse, m)) : "-"
 				}
 			}
 		}
@@ -344,7 +396,7 @@ END {
 			print "|---|---|---|"
 			b = median(tput[K SUBSEP "snat"])
 			for (i = 1; i <= 2; i++) {
-				t = tput[K SUBSEP C[i]]
+				t = get(tput, K SUBSEP C[i])
 				printf "| %s | %s | %s |\n", title[C[i]], mmm(t), (t != "" && b > 0) ? sprintf("%.3f", median(t) / b) : "-"
 			}
 		} else
@@ -354,30 +406,79 @@ END {
 		# --- memory ---
 		print "### Kernel memory per flow"
 		print ""
-		print "Read before opening the utilisation flows and again with P of them held: the " \
-		      "change of Slab (/proc/meminfo; it includes the sockets of both ends, the same for every " \
-		      "contender), of nf_conntrack objects (/proc/slabinfo) and of the router conntrack " \
-		      "count, divided by the flows held. The module keeps no per-flow state, so mape " \
-		      "should match snat."
+		print "Read on the clean router (conntrack flushed, before the first flow of the run) and " \
+		      "again with the utilisation flows held: the change of Slab (/proc/meminfo; it includes " \
+		      "the sockets of both ends, the same for every contender), of nf_conntrack objects " \
+		      "(/proc/slabinfo) and of the router conntrack count, divided by the flows held. " \
+		      "The module keeps no per-flow state, so mape should match snat."
 		print ""
-		print "| P | proto | contender | Slab bytes / flow | - snat | conntrack objects / flow | router conntrack entries / flow | mape: lookups / translation |"
-		print "|---|---|---|---|---|---|---|---|"
+		print "| P | proto | contender | Slab bytes / flow | - snat | conntrack objects / flow | router conntrack entries / flow |"
+		print "|---|---|---|---|---|---|---|"
 		for (si = 1; si <= ns[K]; si++) {
 			S = sets[K, si]; P = setsize(S)
 			for (pi = 1; pi <= 2; pi++) {
 				pr = pi == 1 ? "udp" : "tcp"
-				b = median(mslab[K SUBSEP S SUBSEP "snat" SUBSEP pr])
+				b = median(get(mslab, K SUBSEP S SUBSEP "snat" SUBSEP pr))
 				for (i = 1; i <= nc; i++) {
 					m = K SUBSEP S SUBSEP C[i] SUBSEP pr
 					if (!(m in mslab)) continue
 					a = median(mslab[m])
-					printf "| %d | %s | %s | %s | %s | %s | %s | %s |\n", P, pr, title[C[i]], mmm(mslab[m]),
-						b != "" ? sprintf("%+.0f", a - b) : "-", mmm(mct[m]), mmm(mcnt[m]),
-						C[i] == "mape" ? mmm(lookups[m]) : "-"
+					printf "| %d | %s | %s | %s | %s | %s | %s |\n", P, pr, title[C[i]], mmm(mslab[m]),
+						b != "" ? sprintf("%+.0f", a - b) : "-",
+						get(nsl, m) ? mmm(slab_list(m, "nf_conntrack")) : "-", mmm(get(mcnt, m))
 				}
 			}
 		}
 		print ""
+
+		# --- slab caches ---
+		print "Per slab cache (/proc/slabinfo, active objects x object size), the same two reads, " \
+		      "every cache shrunk first (SLUB counts the free objects of per-CPU slabs as active): " \
+		      "bytes per flow (objects per flow), median over the rounds, for the caches that grow " \
+		      "by 0.5 objects per flow or more under some contender. Caches the flows do not use " \
+		      "move with whatever else the kernel did meanwhile."
+		print ""
+		header("| P | proto | cache (object bytes) |", "")
+		ncache = 0
+		for (x in slab_k) {
+			split(x, q, SUBSEP)
+			if (q[1] != K) continue
+			for (j = ++ncache; j > 1 && cache[j - 1] > q[2]; j--)
+				cache[j] = cache[j - 1]
+			cache[j] = q[2]
+		}
+		more = ""
+		for (si = 1; si <= ns[K]; si++) {
+			S = sets[K, si]; P = setsize(S)
+			for (pi = 1; pi <= 2; pi++) {
+				pr = pi == 1 ? "udp" : "tcp"
+				m = K SUBSEP S SUBSEP "mape" SUBSEP pr
+				sn = K SUBSEP S SUBSEP "snat" SUBSEP pr
+				for (j = 1; j <= ncache; j++) {
+					x = cache[j]; big = 0
+					for (i = 1; i <= nc; i++) {
+						r = K SUBSEP S SUBSEP C[i] SUBSEP pr
+						if (get(nsl, r) && median(slab_list(r, x)) >= 0.5) big = 1
+					}
+					if (get(nsl, m) && get(nsl, sn) &&
+					    (d = median(slab_list(m, x)) - median(slab_list(sn, x))) >= 0.5)
+						more = more (more == "" ? "" : ", ") sprintf("%s (%d %s: %+.2f)", x, P, pr, d)
+					if (!big) continue
+					printf "| %d | %s | %s (%d) |", P, pr, x, csize[x]
+					for (i = 1; i <= nc; i++)
+						printf " %s |", slab_cell(K SUBSEP S SUBSEP C[i] SUBSEP pr, x)
+					print ""
+				}
+			}
+		}
+		print ""
+		if (has("mape"))
+			print "Caches growing by 0.5 objects per flow or more under mape than under snat " \
+			      "(expected: none): " (more == "" ? "none" : more) "."
+		else
+			print "Caches growing more under mape than under snat: mape not measured."
+		print ""
+
 		nm = split("translated kept takeover exhausted portless lookups", MK, " ")
 		hdr = 0
 		for (si = 1; si <= ns[K]; si++) {
@@ -389,7 +490,8 @@ END {
 				if (!hdr) {
 					print "### mape counters"
 					print ""
-					print "/proc/net/stat/nf_nat_mape of the router, summed over the runs."
+					print "/proc/net/stat/nf_nat_mape of the router, summed over the runs; " \
+					      "lookups / translation = the sums divided."
 					print ""
 					printf "| P | proto |"
 					for (i = 1; i <= nm; i++) printf " %s |", MK[i]
@@ -401,7 +503,8 @@ END {
 				}
 				printf "| %d | %s |", setsize(S), pr
 				for (i = 1; i <= nm; i++) printf " %s |", ((m, MK[i]) in mstat) ? sprintf("%.0f", mstat[m, MK[i]]) : "-"
-				print " " (mstat[m, "translated"] > 0 ? sprintf("%.1f", mstat[m, "lookups"] / mstat[m, "translated"]) : "-") " |"
+				tr = get(mstat, m SUBSEP "translated")
+				print " " (tr + 0 > 0 ? sprintf("%.1f", get(mstat, m SUBSEP "lookups") / tr) : "-") " |"
 			}
 		}
 	}

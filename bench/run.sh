@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The benchmark's host driver: run bench/bench.sh in the test VM of each
 # kernel (or on this machine with --host), collect the raw results under
-# bench/results/raw/KVER/ and make bench/results/ with bench/report.sh.
+# OUT/raw/KVER/ and make OUT/README.md with bench/report.sh from the
+# directories of this run only.
 #
 #   bench/run.sh [--kernel KVER]... [--timeout SECS] [--host] [--out DIR]
 #
@@ -11,17 +12,18 @@
 # bench.sh (see its header), e.g. BENCH_ROUNDS=5 or BENCH_SETS=4/8/20.
 # --host runs bench.sh right here, without the module and without ip6tnl:
 # contenders snat, numgen and block only (a check of the bench itself).
+# OUT: --out, else bench/results (VM) or build/bench/host (--host).
 # Logs of the VM runs: build/bench/ (BENCH_LOGDIR).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-OUT=$ROOT/bench/results
+OUT=""
 kernels=""
 timeout=1800
 host=0
 orig_args=("$@")
 
-usage() { sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -33,8 +35,14 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+if [ -z "$OUT" ]; then
+	OUT=$ROOT/bench/results
+	[ "$host" = 1 ] && OUT=$ROOT/build/bench/host
+fi
 LOGDIR=${BENCH_LOGDIR:-$ROOT/build/bench}
-mkdir -p "$LOGDIR" "$OUT/raw"
+mkdir -p "$OUT/raw"
+[ "$host" = 1 ] || mkdir -p "$LOGDIR"
+runs=()		# the raw directories this run made
 
 # The BENCH_* settings of this run, as env arguments for the guest (whose
 # output always goes to the run directory run.sh shares with it).
@@ -87,6 +95,7 @@ run_vm() {
 	cp -r "$kept/bench" "$OUT/raw/$kver"
 	rm -f "$OUT/raw/$kver/last.out"
 	rm -rf "$kept"
+	runs+=("$OUT/raw/$kver")
 	[ "$rc" = 0 ] || echo "bench/run.sh: $kver: run.sh exited $rc (see $log); results kept" >&2
 }
 
@@ -96,14 +105,19 @@ run_host() {
 	rm -rf "$OUT/raw/$label"
 	BENCH_OUT=$OUT/raw/$label BENCH_KERNEL_LABEL=$label bench/bench.sh
 	rm -f "$OUT/raw/$label/last.out"
+	runs+=("$OUT/raw/$label")
 }
 
-command -v gnuplot > /dev/null || {
-	echo "bench/run.sh: installing gnuplot-nox for the plots" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox > /dev/null ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox > /dev/null; } ||
-		echo "bench/run.sh: no gnuplot: tables only" >&2
-}
+if ! command -v gnuplot > /dev/null; then
+	if ! command -v apt-get > /dev/null; then
+		echo "bench/run.sh: note: no gnuplot, and no apt-get to install it: tables only, no plot" >&2
+	else
+		echo "bench/run.sh: installing gnuplot-nox for the plots" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox > /dev/null 2>&1 ||
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox; } > /dev/null 2>&1 ||
+			echo "bench/run.sh: note: gnuplot-nox could not be installed (apt-get failed): tables only, no plot" >&2
+	fi
+fi
 host_info
 failed=0
 if [ "$host" = 1 ]; then
@@ -115,5 +129,9 @@ else
 		run_vm "$k" || failed=1
 	done
 fi
-bench/report.sh -o "$OUT" "$OUT"/raw/*/
+if [ ${#runs[@]} -gt 0 ]; then
+	bench/report.sh -o "$OUT" "${runs[@]}"
+else
+	echo "bench/run.sh: no results: no report" >&2
+fi
 exit $failed

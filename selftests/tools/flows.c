@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,17 +45,6 @@ static void die(const char *what)
 {
 	perror(what);
 	exit(2);
-}
-
-/* Thousands of sockets: as many descriptors as we may have. */
-static void raise_fd_limit(void)
-{
-	struct rlimit r = { MAX_FLOWS + 64, MAX_FLOWS + 64 };
-
-	if (setrlimit(RLIMIT_NOFILE, &r) && !getrlimit(RLIMIT_NOFILE, &r)) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
-	}
 }
 
 static long now_ms(void)
@@ -78,11 +66,6 @@ static int new_socket(void)
 
 /* --- server --- */
 
-static int answer_line(char *line, size_t size, const struct sockaddr_in *from)
-{
-	return snprintf(line, size, "%u\n", ntohs(from->sin_port));
-}
-
 static void answer_udp(int fd)
 {
 	udp_answer_port(fd, 0);
@@ -94,7 +77,7 @@ static void serve_event(int ep, int lfd, int fd)
 	socklen_t len = sizeof(from);
 	struct epoll_event ev = { .events = EPOLLIN };
 	char buf[256];
-	int c, n;
+	int c;
 
 	if (!proto_tcp) {
 		answer_udp(lfd);
@@ -106,8 +89,7 @@ static void serve_event(int ep, int lfd, int fd)
 		return;
 	}
 	while ((c = accept4(lfd, (struct sockaddr *)&from, &len, SOCK_NONBLOCK)) >= 0) {
-		n = answer_line(buf, sizeof(buf), &from);
-		(void)!write(c, buf, n);
+		tcp_answer_port(c, &from);
 		ev.data.fd = c;
 		epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
 		len = sizeof(from);
@@ -250,7 +232,7 @@ int main(int argc, char **argv)
 	proto_tcp = !strcmp(argv[2], "tcp");
 	if (!proto_tcp && strcmp(argv[2], "udp"))
 		goto usage;
-	raise_fd_limit();
+	raise_fd_limit(MAX_FLOWS + 64);
 	if (!strcmp(argv[1], "serve"))
 		serve(atoi(argv[3]));
 	if (strcmp(argv[1], "run") || argc < 6)
