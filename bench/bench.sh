@@ -304,7 +304,7 @@ topo_tunnel() {
 	ip -n "$br" route add $NAT_ADDR/32 dev tun0 || return 1
 	ip netns exec "$ce" nft -f - <<-NFT || return 1
 	table inet mss {
-		chain fwd {
+		chain forward {
 			type filter hook forward priority mangle;
 			oifname "mape0" tcp flags syn tcp option maxseg size set rt mtu
 		}
