@@ -36,11 +36,26 @@ bool mape_proto_has_ports(u8 protonum)
 enum probe_result { PROBE_FREE, PROBE_TAKEN, PROBE_CLOSING };
 
 /*
+ * The server may have its own TIME_WAIT for the old flow only if it sent
+ * the first FIN. There it accepts a new SYN on the same tuple only as a
+ * new connection whose sequence is past the old one (RFC 1122 4.2.2.13);
+ * any other SYN it may take for an old segment. When the client closed
+ * first, or the flow was reset, the server holds nothing of it.
+ */
+static bool mape_server_may_linger(const struct nf_conn *old)
+{
+	return READ_ONCE(old->proto.tcp.seen[IP_CT_DIR_REPLY].flags) &
+	       IP_CT_TCP_FLAG_CLOSE_INIT;
+}
+
+/*
  * A TCP flow that is over on our side (TIME_WAIT/CLOSE) may hand its port
  * to a new connection toward the same destination, as the kernel's own
  * NAT allows since 6.5: only flows we source-NATed, never offloaded or
- * fixed ones, and only when the new SYN's sequence is past everything the
- * old flow sent, so the server cannot take the SYN for an old segment.
+ * fixed ones. The kernel also demands that the new SYN's sequence be past
+ * everything the old flow sent; with random initial sequence numbers that
+ * holds for about half of the holders, which leaves a set of TIME_WAIT
+ * ports part unusable. We demand it only where the server may linger.
  */
 static bool mape_may_take_over(const struct nf_conn *old,
 			       const struct nf_conn *new)
@@ -54,6 +69,8 @@ static bool mape_may_take_over(const struct nf_conn *old,
 		return false;
 	if (!(status & IPS_SRC_NAT))
 		return false;
+	if (!mape_server_may_linger(old))
+		return true;
 	return (s32)(new->proto.tcp.seen[0].td_end -
 		     old->proto.tcp.seen[0].td_end) > 0;
 }

@@ -24,7 +24,7 @@ trap cleanup EXIT
 # Servers: one destination (protocol, port) per case, so that the cases'
 # flows never share a destination; the server's conntrack is on, for the
 # ICMP ids and portless packets it saw.
-TCP_PORTS="8080 8081"
+TCP_PORTS="8080 8081 8082"
 UDP_PORTS="5353 5354 5355 5356 5357 5358"
 setup() {
 	local p
@@ -131,6 +131,18 @@ tcp_churn() {
 	ktap_note "closing holders taken over: $(( $(stat takeover) - t0 ))"
 }
 
+# Every port of the set in TIME_WAIT, closed by the client: the server
+# holds nothing of those flows, so each new connection may take one over
+# whatever its sequence number. All P new ones must connect.
+tcp_churn_whole_set() {
+	local t0
+	set_rule 4 8 20 && t0=$(stat takeover) &&
+	run_flows churn-all tcp 8082 open:240 close:240 hold:1 open:240 &&
+	all_in_set "$OUT/churn-all" 4 8 20 || return 1
+	ktap_note "closing holders taken over: $(( $(stat takeover) - t0 ))"
+	[ "$(stat takeover)" -ge $((t0 + 240)) ]
+}
+
 counters_match() {
 	local t0 l0 e0 p0
 	set_rule 4 8 20 || return 1
@@ -157,7 +169,7 @@ portless_address_only_with_k0() {
 		grep -q "^unknown .* 253 .*src=$NAT_ADDR dst=$SERVER"
 }
 
-ktap_plan 15
+ktap_plan 16
 ktap_test "setup" setup
 ktap_test "tcp_ports_in_set_and_distinct" flows_in_set tcp 8080
 ktap_test "udp_ports_in_set_and_distinct" flows_in_set udp 5353
@@ -169,6 +181,7 @@ ktap_test "v6plus_4_8_exactly_240_then_drop" exhaustion 4 8 20 240 5354
 ktap_test "second_destination_still_served" second_destination_served
 ktap_test "ocn_6_6_exactly_1008_then_drop" exhaustion 6 6 41 1008 5356
 ktap_test "tcp_churn_200_close_150_open_150" tcp_churn
+ktap_test "tcp_client_closed_whole_set_taken_over" tcp_churn_whole_set
 ktap_test "counters_match_flows" counters_match
 ktap_test "portless_dropped_when_k_over_0" portless_dropped
 ktap_test "portless_address_only_when_k_0" portless_address_only_with_k0
