@@ -381,6 +381,28 @@ static int inuse(struct dest *d, double t)
 	return d->nlive + npending + d->nidle;
 }
 
+/*
+ * A UDP flow gets the next client port of a cycle over 1024-65535 rather
+ * than an ephemeral one: the kernel may hand out the port of a flow that
+ * just went idle, whose router entry still lives, and the "new" flow
+ * would then be the old one to conntrack.
+ */
+static int bind_next_udp_port(int fd)
+{
+	static unsigned int next;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int tries;
+
+	for (tries = 0; tries < 1024; tries++) {
+		a.sin_port = htons(1024 + next++ % (65536 - 1024));
+		if (!bind(fd, (struct sockaddr *)&a, sizeof(a)))
+			return 0;
+		if (errno != EADDRINUSE)
+			break;
+	}
+	return -1;
+}
+
 static int start_flow(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -392,6 +414,12 @@ static int start_flow(void)
 		return -1;
 	fd = socket(AF_INET, (proto_tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
+		slot_put(f);
+		st.lerr++;
+		return -1;
+	}
+	if (!proto_tcp && bind_next_udp_port(fd)) {
+		close(fd);
 		slot_put(f);
 		st.lerr++;
 		return -1;
