@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # nf_nat_mape: MAP-E (RFC 7597) port-set source NAT for nf_tables.
 #
+#   make demo         fresh machine to a working CE in a VM, with a report
+#                     (DEMO_ARGS="[mapecalc options] PREFIX" for your own line)
 #   make              build the module for KVER (default: newest headers)
 #   make deps         apt-install everything the build and tests need
 #   make unit         userspace unit tests of the port-set arithmetic
@@ -22,7 +24,7 @@ WARN := -Wall -Wextra -Werror
 
 MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h) dkms.conf
 
-.PHONY: all module deps unit selftest-tools mapecalc check clean \
+.PHONY: all module deps unit selftest-tools mapecalc check demo clean \
 	install uninstall dkms-install dkms-uninstall
 
 all: module
@@ -60,6 +62,11 @@ mapecalc:
 
 check: deps
 	scripts/check.sh
+
+# demo/run.sh installs and builds what it needs itself: on a fresh machine
+# KVER is only known after make deps.
+demo:
+	demo/run.sh $(DEMO_ARGS)
 
 MODDIR = $(DESTDIR)/lib/modules/$(KVER)/updates
 

@@ -95,6 +95,13 @@ for k in $(scripts/kernels.sh boot); do
 	verdict "$k: VM suite exited 0 with a kernel log free of reports (got $rc)" $rc
 done
 
+# README's first command, as a user runs it; the report is short enough to show.
+section "make demo"
+demo/run.sh > "$LOG/demo.log" 2>&1
+rc=$?
+cat "$LOG/demo.log"
+verdict "make demo: every flow answered from a port inside the set (got $rc)" $rc
+
 # What a user's "make dkms-install" does, on this machine for real (it is
 # undone at the end), then a VM of each kernel loads the module from where
 # DKMS put it. A DKMS registration that was here before is left alone.
