@@ -84,6 +84,24 @@ function header(lead, tail,   i, r) {
 	for (i = 1; i <= nc; i++) r = r "---|"
 	print r
 }
+# rows(): the (set, protocol, contender) rows of kernel K in table order,
+# as RP[r] (P), RPR[r] (protocol), RC[r] (contender) and RM[r] (raw key).
+function rows(   si, pi, i, n) {
+	n = 0
+	for (si = 1; si <= ns[K]; si++)
+		for (pi = 1; pi <= 2; pi++)
+			for (i = 1; i <= nc; i++) {
+				RP[++n] = setsize(sets[K, si]); RPR[n] = pi == 1 ? "udp" : "tcp"; RC[n] = C[i]
+				RM[n] = K SUBSEP sets[K, si] SUBSEP C[i] SUBSEP RPR[n]
+			}
+	return n
+}
+# at(si, pi): set si and protocol pi of kernel K as S, P, pr, and the raw
+# keys of its mape (m) and snat (sn) runs.
+function at(si, pi) {
+	S = sets[K, si]; P = setsize(S); pr = pi == 1 ? "udp" : "tcp"
+	m = K SUBSEP S SUBSEP "mape" SUBSEP pr; sn = K SUBSEP S SUBSEP "snat" SUBSEP pr
+}
 function capnote(n) { return n ? " (" n " round(s) ended without a failure: time cap)" : "" }
 # per-flow growth of a slab cache over the rounds of a run, objects; a round
 # whose "slabs" line does not name the cache saw it unchanged
@@ -193,11 +211,8 @@ END {
 		if (has("mape")) {
 			l1 = get(levels, K SUBSEP 1); ln = get(levels, K SUBSEP get(nl, K))
 			for (si = 1; si <= ns[K]; si++) {
-				S = sets[K, si]; P = setsize(S)
 				for (pi = 1; pi <= 2; pi++) {
-					pr = pi == 1 ? "udp" : "tcp"
-					m = K SUBSEP S SUBSEP "mape" SUBSEP pr
-					sn = K SUBSEP S SUBSEP "snat" SUBSEP pr
+					at(si, pi)
 					t = sprintf("%s %s: utilisation = P (%d), no failure before", S, pr, P)
 					if (m in util) {
 						u = lo(util[m])
@@ -327,20 +342,15 @@ END {
 		print ""
 		print "| P | proto | contender | held at first failure | % of P | after churn: held at first failure | after churn, UDP: held + idle |"
 		print "|---|---|---|---|---|---|---|"
-		for (si = 1; si <= ns[K]; si++) {
-			S = sets[K, si]; P = setsize(S)
-			for (pi = 1; pi <= 2; pi++) {
-				pr = pi == 1 ? "udp" : "tcp"
-				for (i = 1; i <= nc; i++) {
-					m = K SUBSEP S SUBSEP C[i] SUBSEP pr
-					if (!(m in util)) continue
-					printf "| %d | %s | %s | %s%s | %s | %s%s | %s |\n", P, pr, title[C[i]], mmm(util[m]),
-						util_nofail[m] ? " (" util_nofail[m] "x no failure)" : "",
-						pct(median(util[m]), P), mmm(get(cutil, m)),
-						cutil_nofail[m] ? " (" cutil_nofail[m] "x no failure)" : "",
-						pr == "udp" ? mmm(get(cinuse, m)) : "-"
-				}
-			}
+		nr = rows()
+		for (r = 1; r <= nr; r++) {
+			m = RM[r]
+			if (!(m in util)) continue
+			printf "| %d | %s | %s | %s%s | %s | %s%s | %s |\n", RP[r], RPR[r], title[RC[r]], mmm(util[m]),
+				util_nofail[m] ? " (" util_nofail[m] "x no failure)" : "",
+				pct(median(util[m]), RP[r]), mmm(get(cutil, m)),
+				cutil_nofail[m] ? " (" cutil_nofail[m] "x no failure)" : "",
+				RPR[r] == "udp" ? mmm(get(cinuse, m)) : "-"
 		}
 		print ""
 
@@ -355,19 +365,13 @@ END {
 		print ""
 		print "| P | proto | contender | attempts | failures / 10,000 | failures / 10,000 while a port was free | SYN retransmits |"
 		print "|---|---|---|---|---|---|---|"
-		for (si = 1; si <= ns[K]; si++) {
-			S = sets[K, si]; P = setsize(S)
-			for (pi = 1; pi <= 2; pi++) {
-				pr = pi == 1 ? "udp" : "tcp"
-				for (i = 1; i <= nc; i++) {
-					m = K SUBSEP S SUBSEP C[i] SUBSEP pr
-					if (!(m in catt)) continue
-					printf "| %d | %s | %s | %d | %s | %s | %s |\n", P, pr, title[C[i]], catt[m],
-						catt[m] ? sprintf("%.0f", 1e4 * cfail[m] / catt[m]) : "-",
-						cnatt[m] ? sprintf("%.0f (%d of %d)", 1e4 * cnfail[m] / cnatt[m], cnfail[m], cnatt[m]) : "-",
-						pr == "tcp" ? cslow[m] : "-"
-				}
-			}
+		for (r = 1; r <= nr; r++) {
+			m = RM[r]
+			if (!(m in catt)) continue
+			printf "| %d | %s | %s | %d | %s | %s | %s |\n", RP[r], RPR[r], title[RC[r]], catt[m],
+				catt[m] ? sprintf("%.0f", 1e4 * cfail[m] / catt[m]) : "-",
+				cnatt[m] ? sprintf("%.0f (%d of %d)", 1e4 * cnfail[m] / cnatt[m], cnfail[m], cnatt[m]) : "-",
+				RPR[r] == "tcp" ? cslow[m] : "-"
 		}
 		print ""
 
@@ -449,11 +453,8 @@ END {
 		}
 		more = ""
 		for (si = 1; si <= ns[K]; si++) {
-			S = sets[K, si]; P = setsize(S)
 			for (pi = 1; pi <= 2; pi++) {
-				pr = pi == 1 ? "udp" : "tcp"
-				m = K SUBSEP S SUBSEP "mape" SUBSEP pr
-				sn = K SUBSEP S SUBSEP "snat" SUBSEP pr
+				at(si, pi)
 				for (j = 1; j <= ncache; j++) {
 					x = cache[j]; big = 0
 					for (i = 1; i <= nc; i++) {
@@ -511,6 +512,22 @@ END {
 	for (ki = 1; ki <= nk; ki++) print kernels[ki] > (tmp "/kernels")
 }' > "$tmp/tables.md"
 
+# panel FILE WHAT YLABEL YRANGE SCALE COL: one panel of kernel $k's plot;
+# COL is snat's column in FILE, each next contender's is 2 further.
+panel() {
+	local t c=$6
+	t=$(basename "$1" .dat | sed "s/^plot-$k-//; s/_/\\//g; s/-/ /")
+	echo "set title '$2: $t'"
+	echo "set ylabel '$3'"
+	echo "set xlabel 'occupancy of the set, %'"
+	echo "set yrange [$4]"
+	echo "$5"
+	echo "plot '$1' using 1:$c with linespoints lw 2 pt 7 title 'snat (contiguous)'," \
+		"'' using 1:$((c + 2)) with linespoints lw 2 pt 5 title 'mape'," \
+		"'' using 1:$((c + 4)) with linespoints lw 2 pt 9 title 'numgen map'," \
+		"'' using 1:$((c + 6)) with linespoints lw 2 pt 11 title 'per-block nth'"
+}
+
 # One PNG per kernel: success rate (top) and setup rate (bottom) against
 # occupancy, one panel per set and protocol.
 plots=""
@@ -531,22 +548,10 @@ if command -v gnuplot > /dev/null; then
 			echo "set xrange [0:100]"
 			echo "set xtics (0, 25, 50, 75, 90, 99)"
 			for f in $files; do
-				t=$(basename "$f" .dat | sed "s/^plot-$k-//; s/_/\\//g; s/-/ /")
-				echo "set title 'success rate: $t'"
-				echo "set ylabel 'answered %'"
-				echo "set xlabel 'occupancy of the set, %'"
-				echo "set yrange [0:105]"
-				echo "unset logscale y"
-				echo "plot '$f' using 1:2 with linespoints lw 2 pt 7 title 'snat (contiguous)', '' using 1:4 with linespoints lw 2 pt 5 title 'mape', '' using 1:6 with linespoints lw 2 pt 9 title 'numgen map', '' using 1:8 with linespoints lw 2 pt 11 title 'per-block nth'"
+				panel "$f" "success rate" "answered %" "0:105" "unset logscale y" 2
 			done
 			for f in $files; do
-				t=$(basename "$f" .dat | sed "s/^plot-$k-//; s/_/\\//g; s/-/ /")
-				echo "set title 'setup rate: $t'"
-				echo "set ylabel 'flows/s (1 / time to answer)'"
-				echo "set xlabel 'occupancy of the set, %'"
-				echo "set yrange [*:*]"
-				echo "set logscale y"
-				echo "plot '$f' using 1:3 with linespoints lw 2 pt 7 title 'snat (contiguous)', '' using 1:5 with linespoints lw 2 pt 5 title 'mape', '' using 1:7 with linespoints lw 2 pt 9 title 'numgen map', '' using 1:9 with linespoints lw 2 pt 11 title 'per-block nth'"
+				panel "$f" "setup rate" "flows/s (1 / time to answer)" "*:*" "set logscale y" 3
 			done
 			echo "unset multiplot"
 		} > "$tmp/plot-$k.gp"
