@@ -55,15 +55,25 @@ logged() { dmesg | grep -q "nf_nat_mape: rule rejected: $1"; }
 
 busy_while_in_use() { ! modprobe -r nf_nat_mape 2>/dev/null && loaded; }
 
+# The kernel dumps the rules back as they were given (mape_rule -l reads
+# the dump, as the demo does where Debian's nft cannot).
+dumped_back() {
+	local got
+	got=$(rule_ok -l nat c_post | sed 's/^handle [0-9]*: //') &&
+	[ "$got" = "snat to 192.0.2.1:mape 4/8/20
+snat to 192.0.2.1-192.0.2.4:mape 4/8/20 random" ] || { echo "# dumped: $got"; return 1; }
+}
+
 unloads_after_flush() {
 	ip netns exec "$fw" nft flush ruleset && modprobe -r nf_nat_mape && ! loaded
 }
 
-ktap_plan 20
+ktap_plan 21
 ktap_test "setup" setup
 ktap_test "first_rule_autoloads_module" autoload
 ktap_test "input_chain_accepted" rule_ok nat c_in 192.0.2.1 6 6 41
 ktap_test "address_range_accepted" rule_ok nat c_post 192.0.2.1-192.0.2.4 4 8 20 4
+ktap_test "rules_dumped_back_as_given" dumped_back
 ktap_test "offset_16_is_erange" rule_errno $ERANGE nat c_post 192.0.2.1 16 0 0
 ktap_test "length_17_is_erange" rule_errno $ERANGE nat c_post 192.0.2.1 0 17 0
 ktap_test "huge_offset_is_erange" rule_errno $ERANGE nat c_post 192.0.2.1 4294967295 8 0

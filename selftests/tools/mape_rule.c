@@ -11,8 +11,16 @@
  * registers 0 and 1 by an immediate expression first, as nft does.
  * Exit status: 0 when the kernel accepted the rule, else the errno it
  * answered (EINVAL 22, ERANGE 34, EOPNOTSUPP 95...).
+ *
+ *   mape_rule -l [-f FAMILY] TABLE CHAIN
+ *
+ * prints each rule of CHAIN that holds a mape expression as the kernel
+ * dumps it, in nft's words ("handle 4: snat to 192.0.2.1:mape 4/8/20"):
+ * Debian's nft skips a rule with an expression it does not know, so
+ * without the patched nft this is the way to see it.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -208,6 +216,174 @@ static int talk(struct msg *m)
 	}
 }
 
+/* --- -l: the kernel's dump of a chain, mape rules only --- */
+
+#define for_each_attr(a, start, len)					\
+	for (a = (struct nlattr *)(start);				\
+	     (char *)a + NLA_HDRLEN <= (char *)(start) + (len) &&	\
+	     a->nla_len >= NLA_HDRLEN &&				\
+	     (char *)a + a->nla_len <= (char *)(start) + (len);		\
+	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+
+#define ATTR_DATA(a)	((char *)(a) + NLA_HDRLEN)
+#define ATTR_LEN(a)	((a)->nla_len - NLA_HDRLEN)
+#define ATTR_TYPE(a)	((a)->nla_type & NLA_TYPE_MASK)
+
+static uint32_t attr_get_be32(const struct nlattr *a)
+{
+	uint32_t v = 0;
+
+	memcpy(&v, ATTR_DATA(a), ATTR_LEN(a) < 4 ? ATTR_LEN(a) : 4);
+	return ntohl(v);
+}
+
+/* 32-bit registers 0..15 as immediates loaded them, and where. */
+static uint32_t regs[16];
+
+/*
+ * The kernel dumps a register that starts a 128-bit one by that one's
+ * number (NFT_REG32_00 comes back as NFT_REG_1), any other by its 32-bit
+ * number: both name the same 32-bit register index here.
+ */
+static int reg32_index(uint32_t reg)
+{
+	if (reg >= NFT_REG_1 && reg <= NFT_REG_4)
+		return (int)(reg - NFT_REG_1) * 4;
+	return reg >= NFT_REG32_00 && reg < NFT_REG32_00 + 16 ? (int)(reg - NFT_REG32_00) : -1;
+}
+
+static void note_immediate(const struct nlattr *data)
+{
+	const struct nlattr *a, *v;
+	int reg = -1;
+
+	for_each_attr(a, ATTR_DATA(data), ATTR_LEN(data))
+		if (ATTR_TYPE(a) == NFTA_IMMEDIATE_DREG)
+			reg = reg32_index(attr_get_be32(a));
+	for_each_attr(a, ATTR_DATA(data), ATTR_LEN(data))
+		if (ATTR_TYPE(a) == NFTA_IMMEDIATE_DATA && reg >= 0)
+			for_each_attr(v, ATTR_DATA(a), ATTR_LEN(a))
+				if (ATTR_TYPE(v) == NFTA_DATA_VALUE && ATTR_LEN(v) >= 4)
+					memcpy(&regs[reg], ATTR_DATA(v), 4);
+}
+
+static void print_addr(int reg)
+{
+	char s[INET_ADDRSTRLEN] = "?";
+
+	if (reg >= 0)
+		inet_ntop(AF_INET, &regs[reg], s, sizeof(s));
+	fputs(s, stdout);
+}
+
+/* "snat to ADDR[-ADDR]:mape a/k/psid[ flags]", nft's order of the flags. */
+static void print_mape(const struct nlattr *data)
+{
+	static const struct { uint32_t bit; const char *name; } flag[] = {
+		{ NF_NAT_RANGE_PROTO_RANDOM, "random" },
+		{ NF_NAT_RANGE_PROTO_RANDOM_FULLY, "fully-random" },
+		{ NF_NAT_RANGE_PERSISTENT, "persistent" },
+	};
+	uint32_t v[NFTA_MAPE_MAX + 1] = { 0 };
+	const struct nlattr *a;
+	const char *sep = " ";
+	unsigned int i;
+	int lo, hi;
+
+	v[NFTA_MAPE_REG_ADDR_MAX] = UINT32_MAX;
+	for_each_attr(a, ATTR_DATA(data), ATTR_LEN(data))
+		if (ATTR_TYPE(a) >= 1 && ATTR_TYPE(a) <= NFTA_MAPE_MAX)
+			v[ATTR_TYPE(a)] = attr_get_be32(a);
+	lo = reg32_index(v[NFTA_MAPE_REG_ADDR_MIN]);
+	hi = v[NFTA_MAPE_REG_ADDR_MAX] == UINT32_MAX ? lo : reg32_index(v[NFTA_MAPE_REG_ADDR_MAX]);
+	fputs("snat to ", stdout);
+	print_addr(lo);
+	if (hi != lo) {
+		putchar('-');
+		print_addr(hi);
+	}
+	printf(":mape %u/%u/%u", v[NFTA_MAPE_PSID_OFFSET], v[NFTA_MAPE_PSID_LEN], v[NFTA_MAPE_PSID]);
+	for (i = 0; i < sizeof(flag) / sizeof(flag[0]); i++)
+		if (v[NFTA_MAPE_FLAGS] & flag[i].bit) {
+			printf("%s%s", sep, flag[i].name);
+			sep = ",";
+		}
+}
+
+static void print_rule(const struct nlmsghdr *h)
+{
+	const char *start = (const char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	size_t len = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct nfgenmsg)));
+	const struct nlattr *a, *el, *f, *name, *data;
+	uint64_t handle = 0;
+
+	for_each_attr(a, start, len) {
+		if (ATTR_TYPE(a) == NFTA_RULE_HANDLE && ATTR_LEN(a) == 8) {
+			memcpy(&handle, ATTR_DATA(a), 8);
+			handle = be64toh(handle);
+		}
+		if (ATTR_TYPE(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		for_each_attr(el, ATTR_DATA(a), ATTR_LEN(a)) {
+			name = data = NULL;
+			for_each_attr(f, ATTR_DATA(el), ATTR_LEN(el)) {
+				if (ATTR_TYPE(f) == NFTA_EXPR_NAME)
+					name = f;
+				else if (ATTR_TYPE(f) == NFTA_EXPR_DATA)
+					data = f;
+			}
+			if (!name || !data)
+				continue;
+			if (!strcmp(ATTR_DATA(name), "immediate"))
+				note_immediate(data);
+			if (!strcmp(ATTR_DATA(name), NFT_MAPE_EXPR_NAME)) {
+				printf("handle %llu: ", (unsigned long long)handle);
+				print_mape(data);
+				putchar('\n');
+			}
+		}
+	}
+}
+
+/* Dump CHAIN's rules; 0, or the errno the kernel answered. */
+static int list_rules(int family, const char *table, const char *chain)
+{
+	static struct msg m;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	static char rbuf[65536];
+	struct nlmsghdr *h;
+	int fd;
+	ssize_t n;
+
+	h = msg_start(&m, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE, NLM_F_DUMP,
+		      family, 0, 1);
+	attr(&m, NFTA_RULE_TABLE, table, strlen(table) + 1);
+	attr(&m, NFTA_RULE_CHAIN, chain, strlen(chain) + 1);
+	msg_end(&m, h);
+	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
+	if (fd < 0)
+		die("socket");
+	if (sendto(fd, m.buf, m.len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("sendto");
+	for (;;) {
+		n = recv(fd, rbuf, sizeof(rbuf), 0);
+		if (n < 0)
+			die("recv");
+		for (h = (struct nlmsghdr *)rbuf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				close(fd);
+				return 0;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				close(fd);
+				return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			}
+			if ((h->nlmsg_type & 0xff) == NFT_MSG_NEWRULE)
+				print_rule(h);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct msg m;
@@ -215,10 +391,13 @@ int main(int argc, char **argv)
 	struct nlmsghdr *h;
 	uint32_t lo, hi;
 	char *dash;
-	int family = NFPROTO_IPV4, opt, t, err;
+	int family = NFPROTO_IPV4, opt, t, err, list = 0;
 
-	while ((opt = getopt(argc, argv, "f:o:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "lf:o:s:")) != -1) {
 		switch (opt) {
+		case 'l':
+			list = 1;
+			break;
 		case 'f':
 			family = parse_family(optarg);
 			break;
@@ -236,6 +415,14 @@ int main(int argc, char **argv)
 		default:
 			die("usage: mape_rule [-f FAMILY] [-o ATTR] [-s ATTR=VAL] TABLE CHAIN ADDR[-ADDR] A K PSID [FLAGS]");
 		}
+	}
+	if (list) {
+		if (argc - optind != 2)
+			die("usage: mape_rule -l [-f FAMILY] TABLE CHAIN");
+		err = list_rules(family, argv[optind], argv[optind + 1]);
+		if (err)
+			fprintf(stderr, "mape_rule: kernel said: %s\n", strerror(err));
+		return err;
 	}
 	if (argc - optind < 6)
 		die("usage: mape_rule [-f FAMILY] [-o ATTR] [-s ATTR=VAL] TABLE CHAIN ADDR[-ADDR] A K PSID [FLAGS]");
