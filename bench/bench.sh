@@ -259,6 +259,15 @@ flows_run() {
 	return $rc
 }
 
+# rotate N WORD...: the words, the list started at word N (cyclic), so that
+# over the rounds no contender always runs first on a fresh router.
+rotate() {
+	local n=$1
+	shift
+	n=$(( (n - 1) % $# ))
+	echo "${@:n+1}" "${@:1:n}"
+}
+
 bench_flows() {
 	local round set a k psid c proto
 	topo_nat || die "topology"
@@ -266,7 +275,7 @@ bench_flows() {
 		for set in $SETS; do
 			IFS=/ read -r a k psid <<< "$set"
 			[ "$(set_size "$a" "$k" "$psid")" -gt 0 ] || { note "set $set has no port: skipped"; continue; }
-			for c in $CONTENDERS; do
+			for c in $(rotate "$round" $CONTENDERS); do
 				[ "$c" = mape ] && [ $have_mape = 0 ] && continue
 				set_rules "$c" "$a" "$k" "$psid" || { note "rules for $c failed"; continue; }
 				for proto in $PROTOS; do
