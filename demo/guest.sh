@@ -35,6 +35,8 @@ A=$MAPE_PSID_OFFSET K=$MAPE_PSID_LEN PSID=$MAPE_PSID
 N_TCP=$((MAPE_PORTS < 150 ? MAPE_PORTS : 150))
 N_UDP=$((MAPE_PORTS < 200 ? MAPE_PORTS : 200))
 
+NFT=""
+"$PNFT" --version > /dev/null 2>&1 && NFT=$PNFT
 ce_nft() { ip netns exec "$ce" "${NFT:-nft}" "$@"; }
 
 # The BR decapsulates, routes replies for the CE's address back into the
@@ -68,52 +70,28 @@ servers() {
 	wait_listen "$inet" t 8080 && wait_listen "$inet" t 8081 && wait_listen "$inet" u 5000
 }
 
-# The tunnel drops what it is given while its local address is still
-# tentative (duplicate address detection, about a second).
-dad_done() {
-	local i
-	for i in $(seq 1 100); do
-		[ -z "$(ip -n "$ce" -6 addr show dev wan0 tentative)" ] && return 0
-		sleep 0.1
-	done
-	echo "demo: the CE address stayed tentative" >&2
-	return 1
-}
-
 # README's recipe: mapecalc -f ip, then mapecalc -f nft.
 ce_setup() {
 	ns_create ce && ns_create lan || return 1
 	veth_link "$lan" eth0 $LAN_HOST/24 "$ce" lan0 192.168.1.1/24 &&
 	ip -n "$lan" route add default via 192.168.1.1 &&
-	ip link add wan0 netns "$ce" type veth peer name ce netns "$br" &&
-	ip netns exec "$ce" sysctl -qw net.ipv4.ip_forward=1 &&
-	ip -n "$ce" addr add fe80::c/64 dev wan0 nodad &&
-	ip -n "$br" addr add fe80::b/64 dev ce nodad &&
-	ip -n "$ce" link set wan0 up && ip -n "$br" link set ce up &&
-	ip -n "$ce" -6 route add default via fe80::b dev wan0 &&
+	mape_wan_link "$ce" "$br" ce &&
 	"$MAPECALC" -f ip --wan wan0 "$@" > "$OUT/tunnel.sh" &&
 	ip netns exec "$ce" sh -e "$OUT/tunnel.sh" &&
 	"$MAPECALC" -f nft "$@" > "$OUT/mape.nft" &&
-	dad_done || return 1
-	ip -n "$br" -6 route add "$MAPE_CE/128" via fe80::c dev ce &&
-	ip -n "$br" -6 tunnel add tun mode ipip6 local "$MAPE_BR" \
-		remote "$MAPE_CE" encaplimit none &&
-	ip -n "$br" link set tun mtu "$MAPE_MTU" up &&
-	ip -n "$br" route add "$MAPE_IPV4/32" dev tun
+	mape_br_tunnel "$br" tun ce "$MAPE_CE" "$MAPE_BR" "$MAPE_IPV4" "$MAPE_MTU"
 }
 
 # With the patched nft the ruleset loads as mapecalc wrote it. Debian's
 # nft does not know "snat to ...:mape", so then the same rule is added by
 # netlink (build/tools/mape_rule) in the place of mapecalc's line.
 ce_rules() {
-	if "$PNFT" --version > /dev/null 2>&1; then
-		NFT=$PNFT ce_nft -f "$OUT/mape.nft"
-		return
+	if [ -n "$NFT" ]; then
+		ce_nft -f "$OUT/mape.nft"
+	else
+		mape_stock_ruleset "$ce" "$OUT/mape.nft" &&
+		mape_snat_netlink "$ce" "$MAPE_IPV4" $A $K $PSID
 	fi
-	sed '/oifname "mape0" snat to /d' "$OUT/mape.nft" > "$OUT/stock.nft" &&
-	ce_nft -f "$OUT/stock.nft" &&
-	ce_nft add rule ip mape postrouting oifname != "mape0" accept &&
-	ip netns exec "$ce" "$RULE" mape postrouting "$MAPE_IPV4" $A $K $PSID
 }
 
 # 300 TCP connections over two server ports and 200 UDP flows, all open
@@ -136,17 +114,19 @@ traffic() {
 
 answered() { awk '$1 == "open" { ok += $4; n += $2 } END { printf "%d of %d answered", ok, n }' "$@"; }
 
-# Flows per block of the set, from the ports the server saw, taken apart
-# in awk; more than 16 blocks (a <= 4 has at most 15) are summed up.
+# Flows per block of the set: the ports the server saw, counted in the
+# ranges of set_ranges; more than 16 blocks (a <= 4 has at most 15) are
+# summed up.
 per_block() {
 	cat "$OUT"/tcp1 "$OUT"/tcp2 "$OUT"/udp | seen_ports |
-		awk -v a=$A -v k=$K '{ m = 16 - a - k; b = int($1 / 2 ^ (16 - a)); n[b]++
-				lo[b] = b * 2 ^ (16 - a) + int($1 / 2 ^ m) % 2 ^ k * 2 ^ m }
-			END { for (b in n) printf "%d-%d %d\n", lo[b], lo[b] + 2 ^ m - 1, n[b] }' |
-		sort -n | awk '{ r[NR] = $1; n[NR] = $2
-				if (NR == 1 || $2 < min) min = $2; if ($2 > max) max = $2 }
-			END { if (NR > 16) { printf "        %d blocks used, %d to %d flows each\n", NR, min, max; exit }
-				for (i = 1; i <= NR; i++) printf "        %-12s %4d flows\n", r[i], n[i] }'
+		awk -v ranges="$(set_ranges $A $K $PSID)" '
+			BEGIN { nb = split(ranges, r, ", ")
+				for (i = 1; i <= nb; i++) { split(r[i], x, "-"); lo[i] = x[1]; hi[i] = x[2] } }
+			{ for (i = 1; i <= nb; i++) if ($1 >= lo[i] && $1 <= hi[i]) { n[i]++; break } }
+			END { min = max = n[1] + 0
+				for (i = 2; i <= nb; i++) { if (n[i] < min) min = n[i] + 0; if (n[i] > max) max = n[i] }
+				if (nb > 16) { printf "        %d blocks, %d to %d flows each\n", nb, min, max; exit }
+				for (i = 1; i <= nb; i++) printf "        %-12s %4d flows\n", r[i], n[i] }'
 }
 
 stat_line() {
@@ -158,7 +138,8 @@ stat_line() {
 }
 
 report() {
-	local ports outside distinct
+	local ports outside distinct pings
+	pings=$(grep -o "[0-9]* received" "$OUT/ping" | cut -d" " -f1)
 	ports=$(cat "$OUT"/tcp1 "$OUT"/tcp2 "$OUT"/udp | seen_ports)
 	outside=$(echo "$ports" | not_in_set $A $K $PSID | wc -l)
 	distinct=$(echo "$ports" | sort -u | wc -l)
@@ -173,7 +154,7 @@ report() {
 	The rule, as nft list shows it:
 	$(ce_nft list chain ip mape postrouting | sed 's/^/    /')
 	REPORT
-	"$PNFT" --version > /dev/null 2>&1 || cat <<-REPORT
+	[ -n "$NFT" ] || cat <<-REPORT
 	    Debian's nft leaves out a rule whose expression it does not know (the
 	    patched one, make nft, prints it). The kernel's dump of the chain,
 	    read by build/tools/mape_rule -l mape postrouting:
@@ -184,7 +165,7 @@ report() {
 	Traffic from the LAN host $LAN_HOST to $SRV, all open at once:
 	    TCP   $((2 * N_TCP)) connections to ports 8080 and 8081: $(answered "$OUT"/tcp1 "$OUT"/tcp2)
 	    UDP   $N_UDP flows to port 5000: $(answered "$OUT"/udp)
-	    ICMP  10 echo requests: $(grep -o "[0-9]* received" "$OUT/ping" | cut -d" " -f1) answered
+	    ICMP  10 echo requests: $pings answered
 	    CE conntrack entries while held: $CT_HELD
 	Source ports the server saw: $(echo "$ports" | wc -l) flows on $distinct distinct ports, $outside outside the set
 	    flows per block of the set:
@@ -194,7 +175,7 @@ report() {
 	    CE /proc/net/stat/nf_nat_mape:$(stat_line)
 	    BR packets from a port or ICMP id outside the set: $OUTSIDE_AT_BR
 	REPORT
-	[ "$outside" = 0 ] && [ "$OUTSIDE_AT_BR" = 0 ] &&
+	[ "$outside" = 0 ] && [ "$OUTSIDE_AT_BR" = 0 ] && [ "$pings" = 10 ] &&
 		[ "$(echo "$ports" | wc -l)" = $((2 * N_TCP + N_UDP)) ]
 }
 
@@ -205,7 +186,7 @@ ce_setup "$@" || die "CE setup failed"
 ce_rules || die "CE ruleset failed"
 traffic
 if report; then
-	echo "Result      PASS: every flow was answered, from a port inside the set"
+	echo "Result      PASS: every flow and ping was answered, from a port or id inside the set"
 else
 	echo "Result      FAIL: see above"
 	exit 1

@@ -149,6 +149,52 @@ topo_crs() {
 	NFT
 }
 
+# --- MAP-E CE and BR pieces shared by the end-to-end test and the demo ---
+
+# mape_wan_link CE BR IF: the CE's IPv6 uplink wan0 to interface IF of the
+# BR (link-local fe80::c and fe80::b, no duplicate address detection, so
+# that mapecalc's CE address on wan0 is usable at once), the CE's IPv6
+# default route, and forwarding on the CE.
+mape_wan_link() {
+	ip link add wan0 netns "$1" type veth peer name "$3" netns "$2" &&
+	ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv6.conf.wan0.accept_dad=0 &&
+	ip -n "$1" addr add fe80::c/64 dev wan0 nodad &&
+	ip -n "$2" addr add fe80::b/64 dev "$3" nodad &&
+	ip -n "$1" link set wan0 up && ip -n "$2" link set "$3" up &&
+	ip -n "$1" -6 route add default via fe80::b dev wan0
+}
+
+# mape_br_tunnel BR TUN IF CE_ADDR BR_ADDR IPV4 MTU [TABLE]: the BR's end
+# of one CE's tunnel: the CE's /128 via IF, ip6tnl TUN, and IPV4 routed
+# into it (in routing table TABLE, default main).
+mape_br_tunnel() {
+	ip -n "$1" -6 route add "$4/128" via fe80::c dev "$3" &&
+	ip -n "$1" -6 tunnel add "$2" mode ipip6 local "$5" remote "$4" encaplimit none &&
+	ip -n "$1" link set "$2" mtu "$7" up &&
+	ip -n "$1" route add "$6/32" dev "$2" table "${8:-main}"
+}
+
+# mape_stock_ruleset NS FILE: mapecalc's ruleset FILE (-f nft) loaded in NS
+# by Debian's nft, which cannot parse its line 'oifname "mape0" snat to
+# ...:mape'; that line is left out (and must be there), for
+# mape_snat_netlink to put back.
+mape_stock_ruleset() {
+	grep -q '^[[:space:]]*oifname "mape0" snat to .*:mape ' "$2" || {
+		echo "# no mape line in $2"
+		return 1
+	}
+	sed '/oifname "mape0" snat to /d' "$2" | ip netns exec "$1" nft -f -
+}
+
+# mape_snat_netlink NS IPV4 A K PSID: what mapecalc's snat line does,
+# appended to NS's chain "ip mape postrouting": other interfaces pass, the
+# rest gets the mape expression (by netlink, tools/mape_rule).
+mape_snat_netlink() {
+	ip netns exec "$1" nft add rule ip mape postrouting oifname != "mape0" accept &&
+	ip netns exec "$1" "$MAPE_ROOT/build/tools/mape_rule" mape postrouting "$2" "$3" "$4" "$5"
+}
+
 # mape_stat NS FIELD: a /proc/net/stat/nf_nat_mape column summed over CPUs.
 mape_stat() {
 	ip netns exec "$1" awk -v f="$2" '

@@ -28,7 +28,6 @@
 require_vm
 
 FLOWS=$MAPE_ROOT/build/tools/flows
-RULE=$MAPE_ROOT/build/tools/mape_rule
 MAPECALC=$MAPE_ROOT/tools/mapecalc/mapecalc
 SRV=203.0.113.2
 LAN_HOST=192.168.1.2
@@ -187,13 +186,7 @@ ce_setup() {
 	eval "ce=\$ce$n lan=\$lan$n"
 	veth_link "$lan" eth0 $LAN_HOST/24 "$ce" lan0 192.168.1.1/24 &&
 	ip -n "$lan" route add default via 192.168.1.1 &&
-	ip link add wan0 netns "$ce" type veth peer name ce$n netns "$br" &&
-	ip netns exec "$ce" sysctl -qw net.ipv4.ip_forward=1 \
-		net.ipv6.conf.wan0.accept_dad=0 &&
-	ip -n "$ce" addr add fe80::c/64 dev wan0 nodad &&
-	ip -n "$br" addr add fe80::b/64 dev ce$n nodad &&
-	ip -n "$ce" link set wan0 up && ip -n "$br" link set ce$n up &&
-	ip -n "$ce" -6 route add default via fe80::b dev wan0 || return 1
+	mape_wan_link "$ce" "$br" ce$n || return 1
 	if [ "$n" = 1 ]; then
 		tunnel_networkd "$ce" "$(p PREFIX $n)" || return 1
 	else
@@ -234,12 +227,9 @@ tunnel_networkd() {
 
 br_tunnel() {
 	local n=$1
-	ip -n "$br" -6 route add "$(p CE "$n")/128" via fe80::c dev ce$n &&
-	ip -n "$br" -6 tunnel add tun$n mode ipip6 local "$(p BR "$n")" \
-		remote "$(p CE "$n")" encaplimit none &&
-	ip -n "$br" link set tun$n mtu 1460 up &&
-	ip -n "$br" rule add fwmark $n lookup $((100 + n)) &&
-	ip -n "$br" route add "$(p IPV4 "$n")/32" dev tun$n table $((100 + n))
+	mape_br_tunnel "$br" tun$n ce$n "$(p CE "$n")" "$(p BR "$n")" \
+		"$(p IPV4 "$n")" "$(p MTU "$n")" $((100 + n)) &&
+	ip -n "$br" rule add fwmark $n lookup $((100 + n))
 }
 
 # Port forwards: FWD_IN is the second port of this CE's set; FWD_OUT are
@@ -265,9 +255,7 @@ ce_rules() {
 	eval "ce=\$ce$n"
 	# shellcheck disable=SC2086
 	"$MAPECALC" -f nft $CALC "$(p PREFIX $n)" > "$OUT/ce$n.mapecalc.nft" &&
-	grep -q '^[[:space:]]*oifname "mape0" snat to .*:mape ' "$OUT/ce$n.mapecalc.nft" &&
-	sed '/oifname "mape0" snat to /d' "$OUT/ce$n.mapecalc.nft" > "$OUT/ce$n.nft" &&
-	ip netns exec "$ce" nft -f "$OUT/ce$n.nft" || return 1
+	mape_stock_ruleset "$ce" "$OUT/ce$n.mapecalc.nft" || return 1
 	ip netns exec "$ce" nft -f - <<-NFT || return 1
 	table ip witness {
 		set mine { type inet_service; flags interval; elements = { $(ranges $n) } }
@@ -312,9 +300,8 @@ mape_off() {
 mape_on() {
 	local ce
 	eval "ce=\$ce$1"
-	ip netns exec "$ce" nft add rule ip mape postrouting oifname != "mape0" accept &&
 	ip netns exec "$ce" nft add rule ip mape postrouting udp dport 9 accept &&
-	ip netns exec "$ce" "$RULE" mape postrouting "$(p IPV4 "$1")" \
+	mape_snat_netlink "$ce" "$(p IPV4 "$1")" \
 		"$(p PSID_OFFSET "$1")" "$(p PSID_LEN "$1")" "$(p PSID "$1")"
 }
 
@@ -497,6 +484,8 @@ smp() {
 	pid0=$!
 	ip netns exec "$lan1" taskset -c 1 "$FLOWS" run udp $SRV 5002 open:$each > "$OUT/cpu1" &
 	wait $pid0 $!
+	# the entries must be there to be compared (an empty listing has no dups)
+	[ "$(ip netns exec "$ce1" conntrack -C)" -ge $((2 * each)) ] || return 1
 	dups=$(reply_tuple_dups "$ce1")
 	[ -z "$dups" ] || { echo "# shared reply tuples: $dups" | head -3; return 1; }
 	opened "$OUT/cpu0" $each && opened "$OUT/cpu1" $each &&
