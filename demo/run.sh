@@ -1,8 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # make demo: from a fresh Debian 12 machine to a MAP-E CE at work. Installs
-# what is missing (apt, as root), builds the module and the tools, boots
-# the newest kernel that has headers in QEMU and runs demo/guest.sh there:
+# what is missing (apt, as root; scripts/deps.sh --demo: compiler, QEMU,
+# busybox, nft, conntrack, kernel image and headers), builds the module and
+# the tools, boots the newest kernel that has headers in QEMU and runs
+# demo/guest.sh there:
 # a CE, an emulated BR and a server, a few hundred connections, and a
 # report of the ports they used. Exit status 0 when every flow was answered
 # from a port inside the set.
@@ -17,22 +19,24 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
-[ $# -gt 0 ] || set -- 240b:10:abcd:ef00::/56
+case "${*: -1}" in	# no IPv6 prefix last: the default one
+*:*/*) ;;
+*) set -- "$@" 240b:10:abcd:ef00::/56 ;;
+esac
 LOG=build/demo
 mkdir -p "$LOG"
 
 step() { echo "demo: $*" >&2; }
 
-step "installing what is missing (make deps)"
-make -s deps > "$LOG/deps.log" 2>&1 || { tail "$LOG/deps.log"; exit 1; }
+step "installing what is missing (scripts/deps.sh --demo)"
+scripts/deps.sh --demo > "$LOG/deps.log" 2>&1 || { tail "$LOG/deps.log"; exit 1; }
 kver=$(scripts/kernels.sh newest)
 [ -n "$kver" ] || { step "no kernel headers after make deps"; exit 1; }
 step "building the module for $kver and the tools"
 make -s module KVER="$kver" selftest-tools mapecalc > "$LOG/build.log" 2>&1 ||
 	{ tail -20 "$LOG/build.log"; exit 1; }
-# The patched nft, when this machine can fetch Debian's sources (exit 3: cannot).
-nft-expr/build.sh > "$LOG/nft.log" 2>&1 ||
-	step "no patched nft (see $LOG/nft.log): the rule is added by netlink instead"
+[ -x build/nft/sbin/nft ] ||
+	step "no patched nft (make nft): the rule is added by netlink instead"
 tools/mapecalc/mapecalc "$@" > /dev/null || exit 1
 
 step "booting $kver in QEMU"

@@ -6,6 +6,10 @@
 #   6.1   linux-image-amd64 + headers (Debian 12's own series)
 #   6.12  the newest linux-image-6.12.*+deb12-amd64 + headers
 #   6.1.0-50 headers (6.1.176): build-only, the older nf_tables API
+#
+#   deps.sh --demo   only what make demo needs: no test servers, no dkms,
+#                    no second kernel, and Debian's own initramfs for any
+#                    kernel it installs (this may be the user's router)
 set -euo pipefail
 
 base="gcc make libc6-dev libcmocka-dev qemu-system-x86 busybox-static nftables
@@ -14,9 +18,26 @@ base="gcc make libc6-dev libcmocka-dev qemu-system-x86 busybox-static nftables
       linux-image-amd64 linux-headers-amd64"
 old61=linux-headers-6.1.0-50-amd64
 
+demo="gcc make libc6-dev qemu-system-x86 busybox-static nftables iproute2
+      iputils-ping procps conntrack kmod cpio xz-utils zstd
+      linux-image-amd64 linux-headers-amd64"
+
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 have612() { compgen -G '/lib/modules/6.12.*-amd64/build/Makefile' > /dev/null &&
 	compgen -G '/boot/vmlinuz-6.12.*-amd64' > /dev/null; }
+
+if [ "${1:-}" = --demo ]; then
+	missing=""
+	for p in $demo; do
+		installed "$p" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && { echo "deps: all present"; exit 0; }
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	echo "deps: installing$missing"
+	apt-get install -y -qq --no-install-recommends $missing
+	exit 0
+fi
 
 missing=""
 for p in $base $old61; do
