@@ -109,6 +109,9 @@ section "DKMS"
 if [ -n "$(scripts/dkms.sh status 2>/dev/null)" ]; then
 	echo "ok - DKMS install # SKIP nf_nat_mape is already registered with DKMS here"
 else
+	# An interrupted run must not leave its registration behind: the next
+	# make check would take it for the user's and skip this section.
+	trap 'scripts/dkms.sh uninstall > /dev/null 2>&1' EXIT
 	scripts/dkms.sh install > "$LOG/dkms.log" 2>&1
 	rc=$?
 	tail -n 5 "$LOG/dkms.log"
@@ -126,6 +129,7 @@ else
 	done
 	scripts/dkms.sh uninstall > "$LOG/dkms-uninstall.log" 2>&1
 	rc=$?
+	trap - EXIT
 	for k in $(scripts/kernels.sh headers); do
 		! modinfo -k "$k" -n nf_nat_mape > /dev/null 2>&1 || rc=1
 	done
