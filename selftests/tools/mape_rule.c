@@ -313,10 +313,14 @@ static void print_mape(const struct nlattr *data)
 static void print_rule(const struct nlmsghdr *h)
 {
 	const char *start = (const char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct nfgenmsg));
-	size_t len = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct nfgenmsg)));
+	size_t len, hdr = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct nfgenmsg)));
 	const struct nlattr *a, *el, *f, *name, *data;
 	uint64_t handle = 0;
 
+	if (h->nlmsg_len < hdr)
+		return;
+	len = h->nlmsg_len - hdr;
+	memset(regs, 0, sizeof(regs));	/* registers are per rule */
 	for_each_attr(a, start, len) {
 		if (ATTR_TYPE(a) == NFTA_RULE_HANDLE && ATTR_LEN(a) == 8) {
 			memcpy(&handle, ATTR_DATA(a), 8);
