@@ -264,6 +264,7 @@ flows_run() {
 rotate() {
 	local n=$1
 	shift
+	[ $# -gt 0 ] || return 0
 	n=$(( (n - 1) % $# ))
 	echo "${@:n+1}" "${@:1:n}"
 }
@@ -347,7 +348,7 @@ tput_rule() {
 }
 
 bench_tput() {
-	local round c order bps rc set a k psid p line
+	local round c bps rc set a k psid p line
 	set=${SETS%% *}
 	IFS=/ read -r a k psid <<< "$set"
 	p=$(set_size "$a" "$k" "$psid")
@@ -361,10 +362,7 @@ bench_tput() {
 	[ $rc = 0 ] || die "tunnel topology"
 	[ $have_mape = 1 ] || note "SKIP throughput of mape: no module"
 	for round in $(seq 1 "$ROUNDS"); do
-		# alternate the order, so that drift does not favour one
-		order="snat mape"
-		[ $((round % 2)) = 0 ] && order="mape snat"
-		for c in $order; do
+		for c in $(rotate "$round" snat mape); do
 			[ "$c" = mape ] && [ $have_mape = 0 ] && continue
 			tput_rule "$c" "$a" "$k" "$psid" || { note "tput rule $c failed"; continue; }
 			ct_flush "$ce"

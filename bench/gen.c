@@ -19,12 +19,14 @@
  *	-P N		size of the port set (needed by level, churn)
  *	-s A/K/PSID|LO-HI  count flows whose port seen by the server is
  *			outside this set (decomposed here, on purpose without
- *			the project's port-set code)
+ *			the project's port-set code); client ports in it are
+ *			never used
  *	-R NETNS	path of the router's netns (/run/netns/NAME): conntrack
  *			entries are deleted there, timeouts and counts read
  *	-u SECS		UDP churn: the router's UDP conntrack timeouts during
  *			churn steps (and until the next to:), so that idle
- *			flows free their ports while the step runs
+ *			flows free their ports while the step runs (whole
+ *			seconds, as the sysctl takes them; 0: unchanged)
  *	-S SEED		random seed (1)
  *
  *   Steps, run in order, one output line each ("NAME key=value..."):
@@ -44,13 +46,12 @@
  *	churn:H:A	hold H flows; A times, -w in flight: close a random
  *			held flow the ordinary way (TCP: the client closes
  *			first, TIME_WAIT; UDP: the flow goes idle, its entry
- *			stays until its timeout) and open a new one. A failure
- *			is "notfull" when fewer than P ports were held, in
- *			flight or (UDP) idle, so a port was free or held only
- *			by TIME_WAIT.
+ *			stays until its timeout) and open a new one.
  *			UDP does not start a flow while held and idle flows
- *			fill the set (by an estimate that errs late), so that
- *			every UDP failure is one the NAT could have avoided
+ *			fill the set (by an estimate that errs late), and TCP
+ *			holds at most H + -w, so with H <= P - w every failure
+ *			had a port free or only in TIME_WAIT: one the NAT
+ *			could have avoided
  *	snap		kernel memory, every slab cache shrunk first: Slab
  *			and SUnreclaim, the router's conntrack count; from the
  *			second snap on also a line "slabs flows=N
@@ -123,7 +124,7 @@ struct idle_ent {
 };
 
 struct stats {
-	long attempts, ok, fail, slow, outside, dup, notfull, notfull_att;
+	long attempts, ok, fail, slow, outside, dup;
 	long lerr, ctdel_err, first_fail_at, inuse_at_fail;
 	double busy;		/* seconds from first packet to answer, answered flows */
 };
@@ -382,23 +383,30 @@ static int inuse(struct dest *d, double t)
 }
 
 /*
- * A UDP flow gets the next client port of a cycle over 1024-65535 rather
- * than an ephemeral one: the kernel may hand out the port of a flow that
- * just went idle, whose router entry still lives, and the "new" flow
- * would then be the old one to conntrack.
+ * Every flow gets the next client port of a cycle over 1024-65535 rather
+ * than an ephemeral one: the kernel may hand a UDP flow the port of one
+ * that just went idle, whose router entry still lives, and the "new" flow
+ * would then be the old one to conntrack. Ports inside the checked set
+ * (-s) are skipped: a NAT keeps a client port that is already in its set,
+ * and only some contenders' sets overlap the ephemeral range, so that
+ * would be a shortcut for some and not others.
  */
-static int bind_next_udp_port(int fd)
+static int bind_next_port(int fd)
 {
 	static unsigned int next;
 	struct sockaddr_in a = { .sin_family = AF_INET };
-	int tries;
+	unsigned int port, tries = 0;
 
-	for (tries = 0; tries < 1024; tries++) {
-		a.sin_port = htons(1024 + next++ % (65536 - 1024));
+	while (tries < 1024 && next < 64 * 65536u) {
+		port = 1024 + next++ % (65536 - 1024);
+		if (chk_mode && port_ok(port))
+			continue;
+		a.sin_port = htons(port);
 		if (!bind(fd, (struct sockaddr *)&a, sizeof(a)))
 			return 0;
 		if (errno != EADDRINUSE)
 			break;
+		tries++;
 	}
 	return -1;
 }
@@ -418,7 +426,7 @@ static int start_flow(void)
 		st.lerr++;
 		return -1;
 	}
-	if (!proto_tcp && bind_next_udp_port(fd)) {
+	if (bind_next_port(fd)) {
 		close(fd);
 		slot_put(f);
 		st.lerr++;
@@ -450,15 +458,11 @@ static int start_flow(void)
 static void flow_failed(struct flow *f, double t)
 {
 	struct dest *d = dests[f->dest];
-	int full;
 
 	epoll_ctl(ep, EPOLL_CTL_DEL, f->fd, NULL);
 	close(f->fd);
 	npending--;
 	st.fail++;
-	full = setsize > 0 && inuse(d, t) >= setsize;
-	if (!full)
-		st.notfull++;
 	if (st.first_fail_at < 0) {
 		st.first_fail_at = d->nlive;
 		st.inuse_at_fail = inuse(d, t);
@@ -495,8 +499,12 @@ static void flow_answered(struct flow *f, double t)
 		st.slow++;
 	if (!port_ok(port))
 		st.outside++;
+	/*
+	 * Two live flows, one NAT tuple: conntrack confirms no such pair, so
+	 * this means a held flow lost its router entry (a bench fault).
+	 */
 	if (d->held[port])
-		st.dup++;	/* two live flows, one NAT tuple: a broken NAT */
+		st.dup++;
 	if (d->held[port] < 255)
 		d->held[port]++;
 	d->nlive++;
@@ -781,7 +789,6 @@ static void step_level(double pct, long b)
 static void step_churn(int h, long a)
 {
 	double t0, end, dt;
-	long full_att = 0;
 
 	reset_stats();
 	short_udp_timeouts();
@@ -792,17 +799,14 @@ static void step_churn(int h, long a)
 	end = t0 + 2 * step_limit;
 	while (st.attempts < a && now() < end) {
 		while (npending < conc && st.attempts < a) {
-			/* closing moves a port from held to idle: check first */
-			if (inuse(dests[0], now()) >= setsize) {
-				/*
-				 * Idle UDP entries hold the set until they
-				 * expire: wait for one (by an estimate that errs
-				 * late), so that every failure is the NAT's.
-				 */
-				if (!proto_tcp)
-					break;
-				full_att++;
-			}
+			/*
+			 * Idle UDP entries hold the set until they expire:
+			 * wait for one (by an estimate that errs late), so
+			 * that every failure is the NAT's. Closing moves a
+			 * port from held to idle: check first.
+			 */
+			if (!proto_tcp && inuse(dests[0], now()) >= setsize)
+				break;
 			if (nlive + npending >= h)
 				close_random(0);
 			if (start_flow())
@@ -812,12 +816,9 @@ static void step_churn(int h, long a)
 	}
 	drain();
 	dt = now() - t0;
-	/* the attempts made while a port was free (or only TIME_WAIT) */
-	st.notfull_att = st.attempts - full_att;
-	out("churn", " held=%d target=%d secs=%.4f rate=%.1f notfull_att=%ld notfull_fail=%ld per10k=%.1f notfull_per10k=%.1f",
-	    nlive, h, dt, dt > 0 ? st.ok / dt : 0, st.notfull_att, st.notfull,
-	    st.attempts ? 1e4 * st.fail / st.attempts : 0,
-	    st.notfull_att ? 1e4 * st.notfull / st.notfull_att : 0);
+	out("churn", " held=%d target=%d secs=%.4f rate=%.1f per10k=%.1f",
+	    nlive, h, dt, dt > 0 ? st.ok / dt : 0,
+	    st.attempts ? 1e4 * st.fail / st.attempts : 0);
 }
 
 static long meminfo(const char *key)
@@ -1083,7 +1084,7 @@ int main(int argc, char **argv)
 		case 't': timeout_s = atoi(optarg) / 1000.0; break;
 		case 'T': step_limit = atof(optarg); break;
 		case 'P': setsize = atoi(optarg); break;
-		case 'u': churn_idle = atof(optarg); break;
+		case 'u': churn_idle = atoi(optarg); break;	/* whole seconds, as the sysctl */
 		case 'S': srandom(atoi(optarg)); break;
 		case 'R': open_router(optarg); break;
 		case 's':

@@ -81,7 +81,9 @@ run_vm() {
 	log=$LOGDIR/vm-$kver.log
 	echo "bench/run.sh: $kver: selftests/vm/run.sh --keep --kernel $kver --timeout $timeout -- ${bench_env[*]} bench/bench.sh (log: $log)" >&2
 	set +e
-	selftests/vm/run.sh --keep --kernel "$kver" --timeout "$timeout" -- \
+	# --keep: an interrupted run leaves its directory; it is in VMTMP,
+	# which the next run empties.
+	TMPDIR=$VMTMP selftests/vm/run.sh --keep --kernel "$kver" --timeout "$timeout" -- \
 		"${bench_env[@]}" bench/bench.sh 2>&1 | tee "$log" | grep --line-buffered -E '^(bench\.sh|run\.sh): '
 	rc=${PIPESTATUS[0]}
 	set -e
@@ -96,16 +98,19 @@ run_vm() {
 	rm -f "$OUT/raw/$kver/last.out"
 	rm -rf "$kept"
 	runs+=("$OUT/raw/$kver")
-	[ "$rc" = 0 ] || echo "bench/run.sh: $kver: run.sh exited $rc (see $log); results kept" >&2
+	[ "$rc" = 0 ] || echo "bench/run.sh: $kver: run.sh exited $rc (see $log); results kept, run failed" >&2
+	return "$rc"
 }
 
 run_host() {
 	local label
 	label="host-$(uname -r)"
 	rm -rf "$OUT/raw/$label"
-	BENCH_OUT=$OUT/raw/$label BENCH_KERNEL_LABEL=$label bench/bench.sh
+	local rc=0
+	BENCH_OUT=$OUT/raw/$label BENCH_KERNEL_LABEL=$label bench/bench.sh || rc=$?
 	rm -f "$OUT/raw/$label/last.out"
 	runs+=("$OUT/raw/$label")
+	return "$rc"
 }
 
 if ! command -v gnuplot > /dev/null; then
@@ -120,6 +125,8 @@ if ! command -v gnuplot > /dev/null; then
 fi
 host_info
 failed=0
+VMTMP=$ROOT/build/bench/vmtmp
+rm -rf "$VMTMP" && mkdir -p "$VMTMP"
 if [ "$host" = 1 ]; then
 	run_host || failed=1
 else
