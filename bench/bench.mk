@@ -15,7 +15,7 @@ BENCH_BUILD ?= build/bench
 
 bench-gen: $(BENCH_BUILD)/gen
 
-$(BENCH_BUILD)/gen: bench/gen.c selftests/tools/udp_answer.h
+$(BENCH_BUILD)/gen: bench/gen.c $(wildcard selftests/tools/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Iselftests/tools $< -o $@
 

@@ -61,6 +61,11 @@
  *
  * Held UDP flows send a keepalive every 10 s (a third of the timeout
  * during churn), so that the router keeps their entries.
+ * A pending UDP flow sends its query again on the same socket after
+ * 250 ms, then 500 ms (udp_answer.h), as real clients do: the emulated
+ * network drops bursts. A resend meets the NAT again only where the first
+ * query was dropped before its entry was confirmed (refused or clashed),
+ * as a real client's would. Step lines count them (resent=).
  *
  * The server reports the port each flow arrived with; a flow succeeds when
  * that answer is back. Exit status 0, or 2 on usage or system errors.
@@ -70,9 +75,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_conntrack.h>
-#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -85,7 +87,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "udp_answer.h"	/* selftests/tools/ */
+#include "ctnl.h"		/* selftests/tools/ */
+#include "udp_answer.h"
 
 #define MAX_FLOWS	65536
 #define MAX_DESTS	64
@@ -105,6 +108,8 @@ struct flow {
 	uint32_t laddr;
 	int pos;		/* index in live[] while F_LIVE */
 	double t0;		/* first packet sent */
+	double resend_at;	/* pending UDP: when to send the query again */
+	unsigned int sends;	/* pending UDP: queries sent so far */
 	double last;		/* latest packet in either direction, or later */
 };
 
@@ -124,7 +129,7 @@ struct idle_ent {
 };
 
 struct stats {
-	long attempts, ok, fail, slow, outside, dup;
+	long attempts, ok, fail, slow, outside, dup, resent;
 	long lerr, ctdel_err, first_fail_at, inuse_at_fail;
 	double busy;		/* seconds from first packet to answer, answered flows */
 };
@@ -283,61 +288,14 @@ static void open_router(const char *path)
 		die("netlink");
 }
 
-static void *nla_put(char *buf, size_t *len, int type, const void *data, int dlen)
-{
-	struct nlattr *a = (struct nlattr *)(buf + *len);
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + dlen;
-	if (dlen)
-		memcpy((char *)a + NLA_HDRLEN, data, dlen);
-	*len += NLA_ALIGN(a->nla_len);
-	return a;
-}
-
-static void nla_end(char *buf, size_t len, struct nlattr *a)
-{
-	a->nla_len = buf + len - (char *)a;
-}
-
 /* Delete the router's conntrack entry whose original tuple is the flow's. */
 static int ct_delete(const struct flow *f)
 {
-	char buf[256] __attribute__((aligned(4))) = { 0 };
-	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-	struct nfgenmsg *g = (struct nfgenmsg *)NLMSG_DATA(nh);
-	struct nlattr *t, *ip, *pr;
-	uint8_t proto = proto_tcp ? IPPROTO_TCP : IPPROTO_UDP;
-	uint16_t sport = htons(f->lport), dport = htons(dests[f->dest]->port);
-	size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*g));
-	struct nlmsgerr *e;
-	ssize_t r;
-
 	if (ct_fd < 0)
 		return -1;
-	nh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-	nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	g->nfgen_family = AF_INET;
-	g->version = NFNETLINK_V0;
-	t = nla_put(buf, &len, CTA_TUPLE_ORIG | NLA_F_NESTED, NULL, 0);
-	ip = nla_put(buf, &len, CTA_TUPLE_IP | NLA_F_NESTED, NULL, 0);
-	nla_put(buf, &len, CTA_IP_V4_SRC, &f->laddr, 4);
-	nla_put(buf, &len, CTA_IP_V4_DST, &server.sin_addr.s_addr, 4);
-	nla_end(buf, len, ip);
-	pr = nla_put(buf, &len, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
-	nla_put(buf, &len, CTA_PROTO_NUM, &proto, 1);
-	nla_put(buf, &len, CTA_PROTO_SRC_PORT, &sport, 2);
-	nla_put(buf, &len, CTA_PROTO_DST_PORT, &dport, 2);
-	nla_end(buf, len, pr);
-	nla_end(buf, len, t);
-	nh->nlmsg_len = len;
-	if (send(ct_fd, buf, len, 0) != (ssize_t)len)
-		return -1;
-	r = recv(ct_fd, buf, sizeof(buf), 0);
-	if (r < (ssize_t)(NLMSG_HDRLEN + sizeof(*e)) || nh->nlmsg_type != NLMSG_ERROR)
-		return -1;
-	e = (struct nlmsgerr *)NLMSG_DATA(nh);
-	return e->error;
+	return ct_delete_tuple(ct_fd, CTA_TUPLE_ORIG, proto_tcp ? IPPROTO_TCP : IPPROTO_UDP,
+			       f->laddr, htons(f->lport), server.sin_addr.s_addr,
+			       htons(dests[f->dest]->port));
 }
 
 /* --- flows --- */
@@ -437,6 +395,8 @@ static int start_flow(void)
 	next_dest = (next_dest + 1) % ndests;
 	to.sin_port = htons(dests[f->dest]->port);
 	f->t0 = now();
+	f->sends = 1;
+	f->resend_at = f->t0 + udp_resend_gap_ms(1) / 1000.0;
 	if ((connect(fd, (struct sockaddr *)&to, sizeof(to)) && errno != EINPROGRESS) ||
 	    (!proto_tcp && send(fd, "?", 1, 0) != 1)) {
 		close(fd);
@@ -614,6 +574,31 @@ static void restore_udp_timeouts(void)
 	saved_to = -1;
 }
 
+/*
+ * Send again the UDP queries still unanswered whose time has come (the
+ * ring holds every pending flow, oldest first); at most every 50 ms.
+ */
+static void resend_due(double t)
+{
+	static double next_scan;
+	unsigned int i;
+
+	if (proto_tcp || t < next_scan)
+		return;
+	next_scan = t + 0.05;
+	for (i = ring_head; i != ring_tail; i++) {
+		struct flow *f = &flows[ring[i % RING].idx];
+
+		if (f->gen != ring[i % RING].gen || f->state != F_PENDING ||
+		    t < f->resend_at)
+			continue;
+		if (send(f->fd, "?", 1, MSG_DONTWAIT) == 1)
+			st.resent++;
+		f->sends++;
+		f->resend_at = t + udp_resend_gap_ms(f->sends) / 1000.0;
+	}
+}
+
 /* Collect answers for up to @ms, fail flows past their time. */
 static void pump(int ms)
 {
@@ -639,6 +624,7 @@ static void pump(int ms)
 		}
 		ring_head++;
 	}
+	resend_due(t);
 	keepalive(t);
 }
 
@@ -659,8 +645,8 @@ static void out(const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	printf(" attempts=%ld ok=%ld fail=%ld slow=%ld outside=%ld dup=%ld lerr=%ld\n",
-	       st.attempts, st.ok, st.fail, st.slow, st.outside, st.dup, st.lerr);
+	printf(" attempts=%ld ok=%ld fail=%ld slow=%ld outside=%ld dup=%ld lerr=%ld resent=%ld\n",
+	       st.attempts, st.ok, st.fail, st.slow, st.outside, st.dup, st.lerr, st.resent);
 	fflush(stdout);
 }
 
@@ -958,12 +944,17 @@ bad:
 
 static void answer_udp(int fd)
 {
-	int i;
+	struct sockaddr_in to;
+	int i, rc;
 
 	/* several datagrams per wakeup: the client sends in bursts */
-	for (i = 0; i < 64; i++)
-		if (udp_answer_port(fd, MSG_DONTWAIT) < 0)
+	for (i = 0; i < 64; i++) {
+		rc = udp_answer_port(fd, MSG_DONTWAIT, &to);
+		if (rc < 0)
 			return;
+		if (rc > 0)
+			udp_report_unsent("gen serve", &to);
+	}
 }
 
 #define LISTENER	(1ULL << 32)
@@ -972,7 +963,7 @@ static void answer_udp(int fd)
 static void serve_listen(int tcp, unsigned int lo, unsigned int hi)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int one = 1, rcvbuf = 8 << 20;
+	int one = 1;
 	unsigned int p;
 
 	for (p = lo; p <= hi; p++) {
@@ -982,12 +973,8 @@ static void serve_listen(int tcp, unsigned int lo, unsigned int hi)
 		if (fd < 0)
 			die("socket");
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (!tcp) {
-			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-			/* thousands of first datagrams arrive at once */
-			if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
-				setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-		}
+		if (!tcp)
+			udp_server_opts(fd);
 		if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
 			die("bind");
 		if (tcp && listen(fd, 4096))

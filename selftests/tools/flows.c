@@ -11,8 +11,14 @@
  *	  open:N    open N new flows at once; each must get its answer
  *	  close:N   close the N oldest open flows (the client closes first)
  *	  hold:S    keep everything open S seconds
+ *	  flood:N:R UDP only: N datagrams at R per second, each from a port
+ *		    of its own (1024-32767, never an ephemeral one), sent
+ *		    from a raw socket and never answered: N new flows for
+ *		    the NAT, and no sockets to hold
  *	"open" prints "seen PORT from LOCALPORT" for each answered flow, then
- *	"open N ok X failed Y". Exit status 0 when no flow failed, 1 if any
+ *	"open N ok X failed Y resent R late L": an unanswered UDP query is
+ *	sent again on its socket (udp_answer.h), R resends in all, L flows
+ *	answered only after one. Exit status 0 when no flow failed, 1 if any
  *	did, 2 on usage or system errors.
  *
  * The server reports what it saw on the wire, so a test can check the
@@ -23,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +42,13 @@
 
 #define MAX_FLOWS	70000
 #define ANSWER_MS	4000	/* covers one TCP SYN retransmission */
+
+/* A flow of the current "open" step, until its answer is in. */
+struct pending {
+	int fd;			/* -1 once answered */
+	unsigned int sends;
+	long next_ms;		/* when to send the query again (UDP) */
+};
 
 static int proto_tcp;
 static struct sockaddr_in peer;
@@ -68,7 +82,10 @@ static int new_socket(void)
 
 static void answer_udp(int fd)
 {
-	udp_answer_port(fd, 0);
+	struct sockaddr_in to;
+
+	if (udp_answer_port(fd, 0, &to) > 0)
+		udp_report_unsent("flows serve", &to);
 }
 
 static void serve_event(int ep, int lfd, int fd)
@@ -101,13 +118,10 @@ static __attribute__((noreturn)) void serve(int port)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct epoll_event ev = { .events = EPOLLIN }, evs[256];
 	int lfd = new_socket(), ep = epoll_create1(0), one = 1, n, i;
-	int rcvbuf = 16 << 20;
 
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(lfd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-	/* thousands of first datagrams arrive at once: keep them all */
-	if (setsockopt(lfd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
-		setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (!proto_tcp)
+		udp_server_opts(lfd);
 	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)))
 		die("bind");
 	if (proto_tcp && listen(lfd, 4096))
@@ -123,10 +137,10 @@ static __attribute__((noreturn)) void serve(int port)
 
 /* --- client --- */
 
-/* Start one flow; its answer is collected by wait_answers(). */
-static int start_flow(int ep)
+/* Start one flow (index @i of the step); wait_answers() collects it. */
+static int start_flow(int ep, uint32_t i)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 	int fd = new_socket();
 
 	if (connect(fd, (struct sockaddr *)&peer, sizeof(peer)) && errno != EINPROGRESS) {
@@ -137,7 +151,6 @@ static int start_flow(int ep)
 		close(fd);
 		return -1;
 	}
-	ev.data.fd = fd;
 	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 	return fd;
 }
@@ -150,50 +163,114 @@ static unsigned int local_port(int fd)
 	return getsockname(fd, (struct sockaddr *)&a, &len) ? 0 : ntohs(a.sin_port);
 }
 
-/* Read answers until @want arrived or ANSWER_MS passed; count them. */
-static int wait_answers(int ep, int want)
+/* Send the UDP queries still unanswered whose time has come; count them. */
+static int resend_due(struct pending *p, int n, long t)
+{
+	int i, sent = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i].fd < 0 || t < p[i].next_ms)
+			continue;
+		if (send(p[i].fd, "?", 1, 0) == 1)
+			sent++;
+		p[i].sends++;
+		p[i].next_ms = t + udp_resend_gap_ms(p[i].sends);
+	}
+	return sent;
+}
+
+/*
+ * Read answers until every flow of @p has one or ANSWER_MS passed,
+ * resending UDP queries meanwhile. Returns the flows answered; *late
+ * counts those answered only after a resend, *resent the resends.
+ */
+static int wait_answers(int ep, struct pending *p, int n, int *late, int *resent)
 {
 	struct epoll_event evs[256];
 	long deadline = now_ms() + ANSWER_MS;
-	int got = 0, n, i;
+	int got = 0, waiting = 0, k, i;
 	char buf[32];
 
-	while (got < want && now_ms() < deadline) {
-		n = epoll_wait(ep, evs, 256, 50);
-		for (i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			ssize_t r = read(fd, buf, sizeof(buf) - 1);
+	for (i = 0; i < n; i++)
+		waiting += p[i].fd >= 0;
+	while (got < waiting && now_ms() < deadline) {
+		k = epoll_wait(ep, evs, 256, 20);
+		for (i = 0; i < k; i++) {
+			struct pending *f = &p[evs[i].data.u32];
+			ssize_t r = read(f->fd, buf, sizeof(buf) - 1);
 
-			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-			if (r <= 0)
-				continue;
-			buf[r] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			printf("seen %s from %u\n", buf, local_port(fd));
-			got++;
+			epoll_ctl(ep, EPOLL_CTL_DEL, f->fd, NULL);
+			if (r > 0) {
+				buf[r] = '\0';
+				buf[strcspn(buf, "\n")] = '\0';
+				printf("seen %s from %u\n", buf, local_port(f->fd));
+				got++;
+				*late += f->sends > 1;
+			}
+			f->fd = -1;
 		}
+		if (!proto_tcp)
+			*resent += resend_due(p, n, now_ms());
 	}
 	return got;
 }
 
 static int step_open(int n)
 {
-	int ep = epoll_create1(0), i, got, started = 0;
+	int ep = epoll_create1(0), i, got, late = 0, resent = 0;
+	struct pending *p;
 
 	if (nflows + n > MAX_FLOWS)
 		n = MAX_FLOWS - nflows;
+	p = calloc(n ? n : 1, sizeof(*p));
+	if (!p)
+		die("calloc");
 	for (i = 0; i < n; i++) {
-		int fd = start_flow(ep);
+		p[i].fd = start_flow(ep, i);
+		p[i].sends = 1;
+		p[i].next_ms = now_ms() + udp_resend_gap_ms(1);
+		if (p[i].fd >= 0)
+			flows[nflows++] = p[i].fd;
+	}
+	got = wait_answers(ep, p, n, &late, &resent);
+	close(ep);
+	free(p);
+	printf("open %d ok %d failed %d resent %d late %d\n", n, got, n - got, resent, late);
+	return n - got;
+}
 
-		if (fd >= 0) {
-			flows[nflows++] = fd;
-			started++;
+/* One UDP datagram from @sport to the peer, through a raw socket. */
+static void flood_one(int raw, uint16_t sport)
+{
+	struct { uint16_t sport, dport, len, csum; char q; } __attribute__((packed)) d = {
+		htons(sport), peer.sin_port, htons(sizeof(d)), 0, '?'	/* no checksum */
+	};
+
+	(void)!sendto(raw, &d, sizeof(d), 0, (struct sockaddr *)&peer, sizeof(peer));
+}
+
+static void step_flood(int n, int rate)
+{
+	int raw = socket(AF_INET, SOCK_RAW, IPPROTO_UDP), i;
+	long t0 = now_ms();
+	struct timespec next;
+
+	if (raw < 0)
+		die("raw socket");
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (i = 0; i < n; i++) {
+		flood_one(raw, 1024 + i % (32768 - 1024));
+		if (rate > 0 && i % 10 == 9) {	/* pace in tens */
+			next.tv_nsec += 10 * 1000000000L / rate;
+			while (next.tv_nsec >= 1000000000L) {
+				next.tv_nsec -= 1000000000L;
+				next.tv_sec++;
+			}
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 		}
 	}
-	got = wait_answers(ep, started);
-	close(ep);
-	printf("open %d ok %d failed %d\n", n, got, n - got);
-	return n - got;
+	close(raw);
+	printf("flood %d ms %ld\n", n, now_ms() - t0);
 }
 
 static void step_close(int n)
@@ -207,15 +284,20 @@ static void step_close(int n)
 
 static int run(char **steps, int nsteps)
 {
-	int failed = 0, i, n;
+	int failed = 0, i, n, r;
 
 	for (i = 0; i < nsteps; i++) {
-		if (sscanf(steps[i], "open:%d", &n) == 1)
+		if (!proto_tcp && sscanf(steps[i], "flood:%d:%d", &n, &r) == 2)
+			step_flood(n, r);
+		else if (sscanf(steps[i], "open:%d", &n) == 1)
 			failed += step_open(n);
 		else if (sscanf(steps[i], "close:%d", &n) == 1)
 			step_close(n);
-		else if (sscanf(steps[i], "hold:%d", &n) == 1)
+		else if (sscanf(steps[i], "hold:%d", &n) == 1) {
+			printf("hold %d\n", n);	/* before, so that others know */
+			fflush(stdout);
 			sleep(n);
+		}
 		else {
 			fprintf(stderr, "flows: unknown step %s\n", steps[i]);
 			return 2;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the test servers share (selftests/tools/flows, bench/gen): their
- * answers and their descriptor limit.
+ * What the test servers and clients share (selftests/tools/flows,
+ * bench/gen): their answers, their socket buffers, the resend schedule of
+ * UDP queries and their descriptor limit.
  *
  * The answer to a new flow is one line with the source port it arrived
  * from, so the client learns what its NAT chose.
@@ -9,32 +10,74 @@
  * A UDP answer leaves from the address the datagram was sent to
  * (IP_PKTINFO), as DNS servers answer: on a host with several addresses
  * the routing table would otherwise pick the source, and the client's NAT
- * would not recognise the answer as part of its flow. The socket needs
- * IP_PKTINFO.
+ * would not recognise the answer as part of its flow.
+ *
+ * Under QEMU/TCG the emulated network drops datagrams under bursts (a
+ * vCPU's input backlog overflows; see REFERENCE.md). Real UDP clients
+ * resend, so ours do, on the same socket: the same conntrack entry and the
+ * same translated port, so a resend never hides a NAT failure, only the
+ * network's. Servers never lose an answer silently: a send that fails even
+ * after waiting for room is reported to the caller.
  */
 #ifndef MAPE_TOOLS_UDP_ANSWER_H
 #define MAPE_TOOLS_UDP_ANSWER_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* Resends of an unanswered UDP query: after 250 ms, then doubling. */
+#define UDP_RESEND_FIRST_MS	250
+
+/* Milliseconds from one send of a query to the next, after @sends sends. */
+static inline long udp_resend_gap_ms(unsigned int sends)
+{
+	return (long)UDP_RESEND_FIRST_MS << (sends > 4 ? 4 : sends - 1);
+}
 
 static inline int answer_line(char *line, size_t size, const struct sockaddr_in *from)
 {
 	return snprintf(line, size, "%u\n", ntohs(from->sin_port));
 }
 
-/* Answer one datagram of @fd; < 0 when none could be read (recvmsg). */
-static inline int udp_answer_port(int fd, int flags)
+/*
+ * A burst of answers can fill the send buffer (EAGAIN) or the first hop
+ * (ENOBUFS): wait for room, up to about a second, rather than drop one.
+ */
+static inline int udp_send_patiently(int fd, const struct msghdr *m)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		if (sendmsg(fd, m, MSG_DONTWAIT) >= 0)
+			return 0;
+		if (errno == EAGAIN)
+			poll(&p, 1, 10);
+		else if (errno == ENOBUFS)
+			poll(NULL, 0, 1);	/* POLLOUT says nothing of the hop */
+		else
+			return -1;
+	}
+	return -1;
+}
+
+/*
+ * Answer one datagram of @fd. Returns 0 when answered, -1 when there was
+ * none to read (recvmsg failed), 1 when the answer could not be sent
+ * (errno says why, *@to says to whom).
+ */
+static inline int udp_answer_port(int fd, int flags, struct sockaddr_in *to)
 {
 	char buf[256], cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))], line[16];
-	struct sockaddr_in from;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr m = {
-		.msg_name = &from, .msg_namelen = sizeof(from),
+		.msg_name = to, .msg_namelen = sizeof(*to),
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
 	};
@@ -50,10 +93,33 @@ static inline int udp_answer_port(int fd, int flags)
 			pi->ipi_ifindex = 0;
 		}
 	}
-	iov.iov_len = answer_line(line, sizeof(line), &from);
+	iov.iov_len = answer_line(line, sizeof(line), to);
 	iov.iov_base = line;
-	(void)!sendmsg(fd, &m, 0);
-	return 0;
+	return udp_send_patiently(fd, &m) ? 1 : 0;
+}
+
+/* Report an answer udp_answer_port() could not send, on stderr. */
+static inline void udp_report_unsent(const char *who, const struct sockaddr_in *to)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &to->sin_addr, a, sizeof(a));
+	fprintf(stderr, "%s: answer to %s:%u not sent: %m\n", who, a, ntohs(to->sin_port));
+}
+
+/*
+ * A UDP server socket: IP_PKTINFO for the answers' source, and buffers
+ * for thousands of first datagrams arriving at once, and their answers.
+ */
+static inline void udp_server_opts(int fd)
+{
+	int one = 1, buf = 16 << 20;
+
+	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 }
 
 /* Answer the TCP connection @fd just accepted from @from. */
