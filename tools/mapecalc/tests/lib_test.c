@@ -387,7 +387,7 @@ static void check_rule_sample(const struct mapecalc_table *t,
 	if (mapecalc_compute(r, &p, MAPECALC_IID_DEFAULT, &res, err))
 		fail_msg("%s/%u: %s", txt, plen, err);
 
-	if (ntohl(res.ip4.s_addr) != want4 || (want4 & mask4) != c->ip4)
+	if (ntohl(res.ip4.s_addr) != want4 || (ntohl(res.ip4.s_addr) & mask4) != c->ip4)
 		fail_msg("%s/%u: IPv4 %08x, want %08x in %08x/%u", txt, plen,
 			 ntohl(res.ip4.s_addr), want4, c->ip4, c->r4);
 	if (res.psid != want_psid || res.ps.psid_len != c->k ||
