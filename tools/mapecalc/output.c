@@ -226,6 +226,24 @@ void mapecalc_print_nft(FILE *f, const struct mapecalc_result *r,
 		"}\n", o->tunnel, o->tunnel);
 }
 
+/*
+ * Fail closed: whatever the firewall holds, only our IPv4 address leaves
+ * by the tunnel. Without it, a NAT rule flushed or reloaded (or a network
+ * namespace torn down, where the NAT hooks go before the devices) lets
+ * LAN traffic reach the BR untranslated, from ports outside the set. tc
+ * filters belong to the device, not to the firewall, so they outlive both.
+ */
+static void print_guard(FILE *f, const struct mapecalc_result *r,
+			const struct mapecalc_out *o, const struct addrs *s)
+{
+	fprintf(f, "# only %s/%u may leave by %s, whatever the firewall holds\n",
+		s->ip4, r->ip4_len, o->tunnel);
+	fprintf(f, "tc qdisc add dev %s clsact\n", o->tunnel);
+	fprintf(f, "tc filter add dev %s egress pref 1 protocol ip u32 match ip src %s/%u action ok\n",
+		o->tunnel, s->ip4, r->ip4_len);
+	fprintf(f, "tc filter add dev %s egress pref 2 matchall action drop\n", o->tunnel);
+}
+
 int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 		      const struct mapecalc_out *o, char *err)
 {
@@ -241,6 +259,7 @@ int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "ip -6 addr add %s/128 dev %s\n", s.ce, o->wan);
 	fprintf(f, "ip -6 tunnel add %s mode ipip6 local %s remote %s encaplimit none\n",
 		o->tunnel, s.ce, s.br);
+	print_guard(f, r, o, &s);
 	fprintf(f, "ip link set %s mtu %u up\n", o->tunnel, tunnel_mtu(o));
 	fprintf(f, "ip addr add %s/32 dev %s\n", s.ip4, o->tunnel);
 	fprintf(f, "ip route add default dev %s\n", o->tunnel);

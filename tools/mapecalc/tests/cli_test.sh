@@ -315,6 +315,9 @@ run 2400:4050:1234:5600::/56 --rules "$TABLE" -f ip --wan eth1 --link-mtu 1454
 cat > "$TMP/ip.want" <<'EOF'
 ip -6 addr add 2400:4050:1234:5600:99:f048:d100:1600/128 dev eth1
 ip -6 tunnel add mape0 mode ipip6 local 2400:4050:1234:5600:99:f048:d100:1600 remote 2001:380:a120::9 encaplimit none
+tc qdisc add dev mape0 clsact
+tc filter add dev mape0 egress pref 1 protocol ip u32 match ip src 153.240.72.209/32 action ok
+tc filter add dev mape0 egress pref 2 matchall action drop
 ip link set mape0 mtu 1414 up
 ip addr add 153.240.72.209/32 dev mape0
 ip route add default dev mape0
