@@ -3,6 +3,7 @@
 #ifndef MAPE_H
 #define MAPE_H
 
+#include <linux/netdevice.h>
 #include <linux/percpu.h>
 #include <net/net_namespace.h>
 #include <net/netfilter/nf_conntrack.h>
@@ -10,12 +11,35 @@
 #include "mape_portset.h"
 
 /*
- * Most ports the search may look at for one packet. Sets up to this size
- * are searched whole, so a flow fails only when every port is taken toward
- * its destination; larger sets (only k <= 3 or a = 0) get a window of this
+ * Most ports one search may look at. Sets up to this size are searched
+ * whole, so a flow fails only when every port is taken toward its
+ * destination; larger sets (only k <= 3 or a = 0) get a window of this
  * many distinct ports. Each probe is one conntrack hash lookup.
  */
 #define MAPE_MAX_PROBES		4096
+
+/*
+ * Refused packets are kept cheap (the stock NAT caps its search after
+ * soft lockups; a LAN host can send new-flow packets toward a destination
+ * whose ports are all held, each of which would walk the whole set):
+ * - a destination found full is remembered for MAPE_MEMO_TTL_MS, and a
+ *   packet toward it meanwhile makes MAPE_MEMO_PROBES probes only; so a
+ *   port freed there is found by a full walk within that time;
+ * - each CPU may spend MAPE_BUDGET_LOOKUPS lookups per MAPE_BUDGET_MS on
+ *   a rule's searches that found nothing, beyond which a search makes
+ *   MAPE_CAPPED_PROBES; only floods toward many full destinations at once
+ *   reach it. Searches that find a port, however long, cost it nothing:
+ *   filling a set is what the set is for.
+ */
+#define MAPE_MEMO_SLOTS		64
+#define MAPE_MEMO_TTL_MS	50
+#define MAPE_MEMO_PROBES	4
+#define MAPE_BUDGET_MS		100
+#define MAPE_BUDGET_LOOKUPS	20000
+#define MAPE_CAPPED_PROBES	64
+
+/* Closing TCP flows a search may try to take a port from, in turn. */
+#define MAPE_TAKEOVER_TRIES	4
 
 /* Per-netns, per-CPU counters: /proc/net/stat/nf_nat_mape. */
 enum mape_stat {
@@ -25,20 +49,64 @@ enum mape_stat {
 	MAPE_STAT_EXHAUSTED,	/* drops: no free port toward that destination */
 	MAPE_STAT_PORTLESS,	/* drops: protocol without ports and k > 0 */
 	MAPE_STAT_LOOKUPS,	/* conntrack lookups made by the search */
+	MAPE_STAT_REMEMBERED,	/* searches cut short: destination known full */
+	MAPE_STAT_CAPPED,	/* searches cut short: CPU's lookup budget spent */
 	MAPE_STAT_MAX
 };
 
 void mape_stat_add(const struct net *net, enum mape_stat stat, u32 n);
 
+/* A destination a full walk found without a free port, until when. */
+struct mape_memo_slot {
+	u32 key;
+	u32 until;		/* jiffies, low 32 bits; 0: empty */
+};
+
+struct mape_budget {
+	unsigned long window_end;	/* jiffies */
+	u32 spent;
+};
+
+/*
+ * What a rule of either front end (nft expression, xtables target) holds:
+ * the set and flags given by the user, and the search's lossy memory.
+ * Nothing in it ever decides a port: it only decides how hard to look.
+ */
+struct mape_rule {
+	struct mape_portset ps;
+	u32 flags;				/* NF_NAT_RANGE_* subset */
+	struct mape_memo_slot *memo;		/* MAPE_MEMO_SLOTS */
+	struct mape_budget __percpu *budget;
+};
+
+int mape_rule_init(struct mape_rule *rule, u32 a, u32 k, u32 psid, u32 flags);
+void mape_rule_destroy(struct mape_rule *rule);
+unsigned int mape_translate(const struct mape_rule *rule, struct nf_conn *ct,
+			    const struct net_device *out,
+			    __be32 addr_min, __be32 addr_max);
+
+/*
+ * Expression and target init get no netlink extack on these kernels, so
+ * a rejected rule gets a distinct errno (ERANGE: a value out of range,
+ * EINVAL: values that do not fit together) and one ratelimited kernel log
+ * line naming the values.
+ */
+#define mape_reject(err, fmt, ...) ({					\
+	pr_info_ratelimited("rule rejected: " fmt "\n", ##__VA_ARGS__);	\
+	err;								\
+})
+
 /* What one search needs; tuple is edited in place. */
 struct mape_search {
 	struct nf_conn *ct;
-	struct nf_conntrack_tuple tuple;	/* original, source rewritten */
-	const struct mape_portset *ps;
+	struct nf_conntrack_tuple tuple;	/* as sent, source rewritten */
+	const struct mape_rule *rule;
 	bool keep_original;			/* try the flow's own port first */
 	u32 lookups;
 	bool took_over;
 	bool kept;
+	bool remembered;			/* cut short by the memo */
+	bool capped;				/* cut short by the budget */
 };
 
 bool mape_find_port(struct mape_search *s);

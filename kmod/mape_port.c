@@ -7,10 +7,15 @@
  * dropped packet. nf_nat_used_tuple() is not exported, so ask conntrack
  * directly about the reply tuple, as it does.
  *
- * Work per packet is bounded: at most 1 lookup for the original port,
- * min(P, MAPE_MAX_PROBES) for the walk, and 1 to re-check a takeover
- * candidate. No locks are taken; conntrack lookups are RCU.
+ * Work per search is bounded: 1 lookup for the original port, at most
+ * min(P, MAPE_MAX_PROBES) for the walk (fewer when the destination is
+ * remembered full or the CPU's budget is spent, see mape.h), and at most
+ * MAPE_TAKEOVER_TRIES to evict closing TCP holders. No locks are taken;
+ * conntrack lookups are RCU, the memo and budget are read and written
+ * without locks (a torn or lost entry changes how long we look, never
+ * which port is valid).
  */
+#include <linux/jhash.h>
 #include <linux/random.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
@@ -33,7 +38,7 @@ bool mape_proto_has_ports(u8 protonum)
 	return false;
 }
 
-enum probe_result { PROBE_FREE, PROBE_TAKEN, PROBE_CLOSING };
+enum probe_result { PROBE_FREE, PROBE_TAKEN, PROBE_CLOSING, PROBE_EVICTED };
 
 /*
  * The server may have its own TIME_WAIT for the old flow only if it sent
@@ -84,7 +89,7 @@ static bool mape_is_new_tcp(const struct nf_conn *ct)
 /*
  * Does another conntrack hold the reply tuple of s->tuple? For a new TCP
  * flow the same single lookup also tells whether the holder may be
- * evicted, and with @kill, evicts it.
+ * evicted, and with @kill, evicts it (PROBE_EVICTED: by this call).
  */
 static enum probe_result mape_probe(struct mape_search *s, bool kill)
 {
@@ -110,57 +115,186 @@ static enum probe_result mape_probe(struct mape_search *s, bool kill)
 		 mape_may_take_over(holder, s->ct))
 		res = PROBE_CLOSING;
 	if (res == PROBE_CLOSING && kill)
-		res = nf_ct_kill(holder) ? PROBE_FREE : PROBE_TAKEN;
+		res = nf_ct_kill(holder) ? PROBE_EVICTED : PROBE_TAKEN;
 	nf_ct_put(holder);
 	return res;
 }
 
 static void mape_set_port(struct mape_search *s, u32 idx)
 {
-	s->tuple.src.u.all = htons(mape_portset_port(s->ps, idx));
+	s->tuple.src.u.all = htons(mape_portset_port(&s->rule->ps, idx));
+}
+
+/* --- the memo of full destinations, and the per-CPU budget --- */
+
+/* Everything of the tuple but our own port: one destination, one address. */
+static u32 mape_memo_key(const struct mape_search *s)
+{
+	static u32 seed __read_mostly;
+	const struct nf_conntrack_tuple *t = &s->tuple;
+
+	net_get_random_once(&seed, sizeof(seed));
+	return jhash_3words((__force u32)t->dst.u3.ip,
+			    (__force u32)t->src.u3.ip ^ nf_ct_zone_id(nf_ct_zone(s->ct), IP_CT_DIR_ORIGINAL),
+			    (u32)(__force u16)t->dst.u.all << 8 | t->dst.protonum, seed);
+}
+
+static bool mape_memo_full(const struct mape_search *s, u32 key)
+{
+	const struct mape_memo_slot *m = &s->rule->memo[key % MAPE_MEMO_SLOTS];
+	u32 until = READ_ONCE(m->until);
+
+	return until && READ_ONCE(m->key) == key && (s32)(until - (u32)jiffies) > 0;
+}
+
+static void mape_memo_remember(const struct mape_search *s, u32 key)
+{
+	struct mape_memo_slot *m = &s->rule->memo[key % MAPE_MEMO_SLOTS];
+
+	WRITE_ONCE(m->key, key);
+	WRITE_ONCE(m->until, ((u32)jiffies + msecs_to_jiffies(MAPE_MEMO_TTL_MS)) | 1);
+}
+
+/* This CPU's budget; raw: a search that migrates only mis-accounts. */
+static bool mape_budget_spent(const struct mape_rule *rule)
+{
+	struct mape_budget *b = raw_cpu_ptr(rule->budget);
+
+	if (time_after_eq(jiffies, READ_ONCE(b->window_end))) {
+		WRITE_ONCE(b->window_end, jiffies + msecs_to_jiffies(MAPE_BUDGET_MS));
+		WRITE_ONCE(b->spent, 0);
+		return false;
+	}
+	return READ_ONCE(b->spent) >= MAPE_BUDGET_LOOKUPS;
+}
+
+static void mape_budget_charge(const struct mape_rule *rule, u32 lookups)
+{
+	struct mape_budget *b = raw_cpu_ptr(rule->budget);
+
+	WRITE_ONCE(b->spent, READ_ONCE(b->spent) + lookups);
+}
+
+/* --- the walk --- */
+
+/* Closing TCP holders met on the walk, tried in turn if no port is free. */
+struct mape_closing {
+	u32 idx[MAPE_TAKEOVER_TRIES];
+	u32 n;
+};
+
+/*
+ * Probe up to @n indices of the circular range [base, base + len) of the
+ * set, in a random order: a random order, unlike a linear walk, does not
+ * grow runs of taken ports that make later searches longer. Returns the
+ * probes made; s->tuple holds a free port when *found.
+ */
+static u32 mape_walk_range(struct mape_search *s, u32 base, u32 len, u32 n,
+			   struct mape_closing *c, bool *found)
+{
+	u32 size = s->rule->ps.size, pos, step, i;
+
+	if (!len || !n)
+		return 0;
+	pos = get_random_u32_below(len);
+	step = mape_walk_step(len, get_random_u32());
+	n = min(n, len);
+	for (i = 0; i < n; i++) {
+		u32 idx = base + pos;
+
+		mape_set_port(s, idx >= size ? idx - size : idx);
+		switch (mape_probe(s, false)) {
+		case PROBE_FREE:
+			*found = true;
+			return i + 1;
+		case PROBE_CLOSING:
+			if (c->n < MAPE_TAKEOVER_TRIES)
+				c->idx[c->n++] = idx >= size ? idx - size : idx;
+			break;
+		default:
+			break;
+		}
+		pos = mape_walk_next(pos, step, len);
+	}
+	return n;
 }
 
 /*
- * Walk the set in a random order; a random order, unlike a linear walk,
- * does not grow runs of taken ports that make later searches longer.
- * Free ports win; failing that, the first closing TCP holder seen is
- * evicted. On success s->tuple carries the chosen port.
+ * Each CPU walks its own stripe of the set first, then the rest: two CPUs
+ * searching toward one destination at once then pick the same free port
+ * (and one loses its packet at confirm) only once a stripe is full,
+ * instead of with a chance of one in the number of free ports.
  */
-static bool mape_walk(struct mape_search *s)
+static bool mape_walk(struct mape_search *s, u32 limit, struct mape_closing *c)
 {
-	u32 size = s->ps->size, n = min_t(u32, size, MAPE_MAX_PROBES);
-	u32 idx = get_random_u32_below(size);
-	u32 step = mape_walk_step(size, get_random_u32());
-	u32 closing = U32_MAX, i;
+	u32 size = s->rule->ps.size, stripes = min_t(u32, nr_cpu_ids, size);
+	u32 cpu = raw_smp_processor_id() % stripes;
+	u32 lo = (u64)size * cpu / stripes;
+	u32 len = (u64)size * (cpu + 1) / stripes - lo;
+	bool found = false;
+	u32 done;
 
-	for (i = 0; i < n; i++) {
-		mape_set_port(s, idx);
-		switch (mape_probe(s, false)) {
-		case PROBE_FREE:
+	done = mape_walk_range(s, lo, len, limit, c, &found);
+	if (!found)
+		mape_walk_range(s, lo + len, size - len, limit - done, c, &found);
+	return found;
+}
+
+/* No free port: evict a closing holder, the first that can still be. */
+static bool mape_take_over(struct mape_search *s, const struct mape_closing *c)
+{
+	u32 i;
+
+	for (i = 0; i < c->n; i++) {
+		mape_set_port(s, c->idx[i]);
+		switch (mape_probe(s, true)) {
+		case PROBE_EVICTED:
+			s->took_over = true;
 			return true;
-		case PROBE_CLOSING:
-			if (closing == U32_MAX)
-				closing = idx;
-			break;
-		case PROBE_TAKEN:
+		case PROBE_FREE:	/* it went away on its own meanwhile */
+			return true;
+		default:
 			break;
 		}
-		idx = mape_walk_next(idx, step, size);
 	}
-	if (closing == U32_MAX)
-		return false;
-	mape_set_port(s, closing);
-	s->took_over = mape_probe(s, true) == PROBE_FREE;
-	return s->took_over;
+	return false;
+}
+
+/* How many ports this search may probe, and why not all. */
+static u32 mape_limit(struct mape_search *s, u32 key)
+{
+	u32 full = min_t(u32, s->rule->ps.size, MAPE_MAX_PROBES);
+
+	if (mape_memo_full(s, key)) {
+		s->remembered = true;
+		return min_t(u32, full, MAPE_MEMO_PROBES);
+	}
+	if (mape_budget_spent(s->rule)) {
+		s->capped = true;
+		return min_t(u32, full, MAPE_CAPPED_PROBES);
+	}
+	return full;
 }
 
 bool mape_find_port(struct mape_search *s)
 {
+	struct mape_closing closing = { .n = 0 };
+	u32 key, limit;
+	bool found;
+
 	if (s->keep_original &&
-	    mape_portset_contains(s->ps, ntohs(s->tuple.src.u.all)) &&
+	    mape_portset_contains(&s->rule->ps, ntohs(s->tuple.src.u.all)) &&
 	    mape_probe(s, false) == PROBE_FREE) {
 		s->kept = true;
 		return true;
 	}
-	return mape_walk(s);
+	key = mape_memo_key(s);
+	limit = mape_limit(s, key);
+	found = mape_walk(s, limit, &closing) || mape_take_over(s, &closing);
+	if (found)
+		return true;
+	if (!s->remembered && !s->capped)
+		mape_memo_remember(s, key);
+	mape_budget_charge(s->rule, s->lookups);
+	return false;
 }

@@ -11,6 +11,7 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/netns/generic.h>
+#include <net/netfilter/nf_nat_masquerade.h>
 
 #include "mape.h"
 
@@ -28,6 +29,8 @@ static const char * const mape_stat_names[MAPE_STAT_MAX] = {
 	[MAPE_STAT_EXHAUSTED]	= "exhausted",
 	[MAPE_STAT_PORTLESS]	= "portless",
 	[MAPE_STAT_LOOKUPS]	= "lookups",
+	[MAPE_STAT_REMEMBERED]	= "remembered",
+	[MAPE_STAT_CAPPED]	= "capped",
 };
 
 void mape_stat_add(const struct net *net, enum mape_stat stat, u32 n)
@@ -95,15 +98,26 @@ static int __init nf_nat_mape_init(void)
 	err = register_pernet_subsys(&mape_net_ops);
 	if (err)
 		return err;
+	/* drops our flows when their interface or address goes (mape_nat.c) */
+	err = nf_nat_masquerade_inet_register_notifiers();
+	if (err)
+		goto err_pernet;
 	err = nft_mape_module_init();
 	if (err)
-		unregister_pernet_subsys(&mape_net_ops);
+		goto err_notifiers;
+	return 0;
+
+err_notifiers:
+	nf_nat_masquerade_inet_unregister_notifiers();
+err_pernet:
+	unregister_pernet_subsys(&mape_net_ops);
 	return err;
 }
 
 static void __exit nf_nat_mape_exit(void)
 {
 	nft_mape_module_exit();
+	nf_nat_masquerade_inet_unregister_notifiers();
 	unregister_pernet_subsys(&mape_net_ops);
 }
 

@@ -5,15 +5,17 @@
  *
  *   snat to ADDR[-ADDR]:mape a/k/psid [persistent,random,fully-random]
  *
- * Expression init gets no netlink extack on these kernels (struct nft_ctx
- * has none), so a rejected rule gets a distinct errno (ERANGE: a value out
- * of range, EINVAL: values that do not fit together) and one ratelimited
- * kernel log line naming the value; nft checks the same rules first and
+ * The port search and the checks of the parameters are mape_nat.c's,
+ * shared with the xtables target; nft checks the same rules first and
  * points at the token.
+ *
+ * One expression type serves ip and inet tables (nft_masq registers one
+ * per family because its work differs per family; ours is IPv4 in both):
+ * init then refuses other families with a log line that says why, where a
+ * missing per-family type would only give "No such file or directory".
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/jhash.h>
 #include <linux/module.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -25,8 +27,7 @@
 #include "nf_nat_mape.h"
 
 struct nft_mape {
-	struct mape_portset	ps;
-	u32			flags;
+	struct mape_rule	rule;
 	u8			sreg_addr_min;
 	u8			sreg_addr_max;
 };
@@ -40,55 +41,27 @@ static const struct nla_policy nft_mape_policy[NFTA_MAPE_MAX + 1] = {
 	[NFTA_MAPE_FLAGS]		= { .type = NLA_U32 },
 };
 
-#define mape_reject(err, fmt, ...) ({					\
-	pr_info_ratelimited("rule rejected: " fmt "\n", ##__VA_ARGS__);	\
-	err;								\
-})
-
-static int nft_mape_init_portset(struct nft_mape *priv,
-				 const struct nlattr * const tb[])
+static int nft_mape_init_rule(struct nft_mape *priv,
+			      const struct nlattr * const tb[])
 {
-	u32 a, k, psid;
-	int err;
+	u32 flags = 0;
 
 	if (!tb[NFTA_MAPE_PSID_OFFSET] || !tb[NFTA_MAPE_PSID_LEN] ||
 	    !tb[NFTA_MAPE_PSID])
 		return mape_reject(-EINVAL, "PSID offset, length and PSID are required");
-
-	a = ntohl(nla_get_be32(tb[NFTA_MAPE_PSID_OFFSET]));
-	k = ntohl(nla_get_be32(tb[NFTA_MAPE_PSID_LEN]));
-	psid = ntohl(nla_get_be32(tb[NFTA_MAPE_PSID]));
-	err = mape_portset_init(&priv->ps, a, k, psid);
-	switch (err) {
-	case MAPE_OK:
-		return 0;
-	case MAPE_E_OFFSET:
-	case MAPE_E_LENGTH:
-		return mape_reject(-ERANGE, "%s (%u/%u/%u)",
-				   mape_portset_strerror(err), a, k, psid);
-	default:
-		return mape_reject(-EINVAL, "%s (%u/%u/%u)",
-				   mape_portset_strerror(err), a, k, psid);
-	}
+	if (tb[NFTA_MAPE_FLAGS])
+		flags = ntohl(nla_get_be32(tb[NFTA_MAPE_FLAGS]));
+	return mape_rule_init(&priv->rule,
+			      ntohl(nla_get_be32(tb[NFTA_MAPE_PSID_OFFSET])),
+			      ntohl(nla_get_be32(tb[NFTA_MAPE_PSID_LEN])),
+			      ntohl(nla_get_be32(tb[NFTA_MAPE_PSID])), flags);
 }
 
-static int nft_mape_init(const struct nft_ctx *ctx, const struct nft_expr *expr,
-			 const struct nlattr * const tb[])
+static int nft_mape_init_regs(const struct nft_ctx *ctx, struct nft_mape *priv,
+			      const struct nlattr * const tb[])
 {
-	struct nft_mape *priv = nft_expr_priv(expr);
 	const unsigned int alen = sizeof_field(struct nf_nat_range2, min_addr.ip);
 	int err;
-
-	if (ctx->family != NFPROTO_IPV4 && ctx->family != NFPROTO_INET)
-		return mape_reject(-EOPNOTSUPP, "mape translates IPv4 only");
-
-	err = nft_mape_init_portset(priv, tb);
-	if (err)
-		return err;
-
-	priv->flags = tb[NFTA_MAPE_FLAGS] ? ntohl(nla_get_be32(tb[NFTA_MAPE_FLAGS])) : 0;
-	if (priv->flags & ~NFT_MAPE_FLAGS_ALL)
-		return mape_reject(-EINVAL, "unknown flags 0x%x", priv->flags);
 
 	if (!tb[NFTA_MAPE_REG_ADDR_MIN])
 		return mape_reject(-EINVAL, "an IPv4 address is required");
@@ -103,91 +76,36 @@ static int nft_mape_init(const struct nft_ctx *ctx, const struct nft_expr *expr,
 		if (err)
 			return mape_reject(err, "bad address register");
 	}
-	return nf_ct_netns_get(ctx->net, ctx->family);
+	return 0;
+}
+
+/* Conntrack for IPv4 only, also in inet tables: the expression is IPv4's. */
+static int nft_mape_init(const struct nft_ctx *ctx, const struct nft_expr *expr,
+			 const struct nlattr * const tb[])
+{
+	struct nft_mape *priv = nft_expr_priv(expr);
+	int err;
+
+	if (ctx->family != NFPROTO_IPV4 && ctx->family != NFPROTO_INET)
+		return mape_reject(-EOPNOTSUPP, "mape translates IPv4 only");
+
+	err = nft_mape_init_rule(priv, tb);
+	if (err)
+		return err;
+	err = nft_mape_init_regs(ctx, priv, tb);
+	if (!err)
+		err = nf_ct_netns_get(ctx->net, NFPROTO_IPV4);
+	if (err)
+		mape_rule_destroy(&priv->rule);
+	return err;
 }
 
 static void nft_mape_destroy(const struct nft_ctx *ctx, const struct nft_expr *expr)
 {
-	nf_ct_netns_put(ctx->net, ctx->family);
-}
+	struct nft_mape *priv = nft_expr_priv(expr);
 
-/*
- * One address of ADDR-ADDR per flow, chosen as snat chooses: a hash of the
- * source, and of the destination unless "persistent".
- */
-static __be32 nft_mape_pick_addr(const struct nft_mape *priv,
-				 const struct nft_regs *regs,
-				 const struct nf_conntrack_tuple *t)
-{
-	static u32 seed __read_mostly;
-	u32 lo = ntohl((__force __be32)regs->data[priv->sreg_addr_min]);
-	u32 hi = ntohl((__force __be32)regs->data[priv->sreg_addr_max]);
-	u32 dst, h;
-
-	if (hi <= lo)
-		return htonl(lo);
-	net_get_random_once(&seed, sizeof(seed));
-	dst = priv->flags & NF_NAT_RANGE_PERSISTENT ? 0 : (__force u32)t->dst.u3.ip;
-	h = jhash_2words((__force u32)t->src.u3.ip, dst, seed);
-	return htonl(lo + reciprocal_scale(h, hi - lo + 1));
-}
-
-/* Hand the choice to the NAT core; count it only once it took. */
-static unsigned int nft_mape_setup(struct nf_conn *ct,
-				   const struct nf_nat_range2 *range,
-				   const struct mape_search *s)
-{
-	const struct net *net = nf_ct_net(ct);
-	unsigned int verdict = nf_nat_setup_info(ct, range, NF_NAT_MANIP_SRC);
-
-	if (verdict != NF_ACCEPT)
-		return verdict;
-	mape_stat_add(net, MAPE_STAT_TRANSLATED, 1);
-	if (s) {
-		mape_stat_add(net, MAPE_STAT_KEPT, s->kept);
-		mape_stat_add(net, MAPE_STAT_TAKEOVER, s->took_over);
-	}
-	return verdict;
-}
-
-static unsigned int nft_mape_translate(const struct nft_mape *priv,
-				       const struct nft_regs *regs,
-				       struct nf_conn *ct)
-{
-	const struct nf_conntrack_tuple *orig = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
-	struct net *net = nf_ct_net(ct);
-	struct nf_nat_range2 range = { .flags = NF_NAT_RANGE_MAP_IPS };
-	struct mape_search s = {
-		.ct = ct,
-		.tuple = *orig,
-		.ps = &priv->ps,
-		.keep_original = !(priv->flags & NF_NAT_RANGE_PROTO_RANDOM_ALL),
-	};
-	bool found;
-
-	range.min_addr.ip = nft_mape_pick_addr(priv, regs, orig);
-	range.max_addr.ip = range.min_addr.ip;
-
-	if (!mape_proto_has_ports(orig->dst.protonum)) {
-		/* The BR routes replies by port: only k = 0 can do without. */
-		if (priv->ps.psid_len) {
-			mape_stat_add(net, MAPE_STAT_PORTLESS, 1);
-			return NF_DROP;
-		}
-		return nft_mape_setup(ct, &range, NULL);
-	}
-
-	s.tuple.src.u3.ip = range.min_addr.ip;
-	found = mape_find_port(&s);
-	mape_stat_add(net, MAPE_STAT_LOOKUPS, s.lookups);
-	if (!found) {
-		mape_stat_add(net, MAPE_STAT_EXHAUSTED, 1);
-		return NF_DROP;
-	}
-	range.flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
-	range.min_proto.all = s.tuple.src.u.all;
-	range.max_proto.all = s.tuple.src.u.all;
-	return nft_mape_setup(ct, &range, &s);
+	nf_ct_netns_put(ctx->net, NFPROTO_IPV4);
+	mape_rule_destroy(&priv->rule);
 }
 
 static void nft_mape_eval(const struct nft_expr *expr, struct nft_regs *regs,
@@ -197,26 +115,33 @@ static void nft_mape_eval(const struct nft_expr *expr, struct nft_regs *regs,
 	enum ip_conntrack_info ctinfo;
 	struct nf_conn *ct = nf_ct_get(pkt->skb, &ctinfo);
 
-	/* inet tables: IPv6 flows are left to later rules, as "snat ip" does */
+	/*
+	 * inet tables: IPv6 flows go on to the rule's next expression (as
+	 * with "snat ip to"); a flow already translated (a second rule) too.
+	 */
 	if (nft_pf(pkt) != NFPROTO_IPV4 || !ct ||
 	    nf_nat_initialized(ct, NF_NAT_MANIP_SRC)) {
 		regs->verdict.code = NFT_BREAK;
 		return;
 	}
-	regs->verdict.code = nft_mape_translate(priv, regs, ct);
+	regs->verdict.code = mape_translate(&priv->rule, ct, nft_out(pkt),
+					    (__force __be32)regs->data[priv->sreg_addr_min],
+					    (__force __be32)regs->data[priv->sreg_addr_max]);
 }
 
 static int nft_mape_dump(MAPE_DUMP_ARGS)
 {
 	const struct nft_mape *priv = nft_expr_priv(expr);
+	const struct mape_portset *ps = &priv->rule.ps;
 
 	if (nft_dump_register(skb, NFTA_MAPE_REG_ADDR_MIN, priv->sreg_addr_min) ||
 	    nft_dump_register(skb, NFTA_MAPE_REG_ADDR_MAX, priv->sreg_addr_max) ||
-	    nla_put_be32(skb, NFTA_MAPE_PSID_OFFSET, htonl(priv->ps.offset)) ||
-	    nla_put_be32(skb, NFTA_MAPE_PSID_LEN, htonl(priv->ps.psid_len)) ||
-	    nla_put_be32(skb, NFTA_MAPE_PSID, htonl(priv->ps.psid)))
+	    nla_put_be32(skb, NFTA_MAPE_PSID_OFFSET, htonl(ps->offset)) ||
+	    nla_put_be32(skb, NFTA_MAPE_PSID_LEN, htonl(ps->psid_len)) ||
+	    nla_put_be32(skb, NFTA_MAPE_PSID, htonl(ps->psid)))
 		return -1;
-	if (priv->flags && nla_put_be32(skb, NFTA_MAPE_FLAGS, htonl(priv->flags)))
+	if (priv->rule.flags &&
+	    nla_put_be32(skb, NFTA_MAPE_FLAGS, htonl(priv->rule.flags)))
 		return -1;
 	return 0;
 }

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The translation both front ends share (the nf_tables expression and the
+ * xtables target): validate a rule, choose an address and a port from the
+ * set for a new flow, and hand them to the NAT core.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jhash.h>
+#include <linux/slab.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_nat.h>
+
+#include "mape.h"
+#include "nf_nat_mape.h"
+
+int mape_rule_init(struct mape_rule *rule, u32 a, u32 k, u32 psid, u32 flags)
+{
+	int err = mape_portset_init(&rule->ps, a, k, psid);
+
+	switch (err) {
+	case MAPE_OK:
+		break;
+	case MAPE_E_OFFSET:
+	case MAPE_E_LENGTH:
+		return mape_reject(-ERANGE, "%s (%u/%u/%u)",
+				   mape_portset_strerror(err), a, k, psid);
+	default:
+		return mape_reject(-EINVAL, "%s (%u/%u/%u)",
+				   mape_portset_strerror(err), a, k, psid);
+	}
+	if (flags & ~NFT_MAPE_FLAGS_ALL)
+		return mape_reject(-EINVAL, "unknown flags 0x%x", flags);
+	rule->flags = flags;
+
+	rule->memo = kcalloc(MAPE_MEMO_SLOTS, sizeof(*rule->memo), GFP_KERNEL_ACCOUNT);
+	rule->budget = alloc_percpu_gfp(struct mape_budget, GFP_KERNEL_ACCOUNT);
+	if (!rule->memo || !rule->budget) {
+		mape_rule_destroy(rule);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void mape_rule_destroy(struct mape_rule *rule)
+{
+	kfree(rule->memo);
+	free_percpu(rule->budget);
+	rule->memo = NULL;
+	rule->budget = NULL;
+}
+
+/*
+ * One address of ADDR-ADDR per flow, chosen as snat chooses: a hash of the
+ * source, and of the destination unless "persistent".
+ */
+static __be32 mape_pick_addr(const struct mape_rule *rule,
+			     const struct nf_conntrack_tuple *t,
+			     __be32 addr_min, __be32 addr_max)
+{
+	static u32 seed __read_mostly;
+	u32 lo = ntohl(addr_min), hi = ntohl(addr_max), dst, h;
+
+	if (hi <= lo)
+		return addr_min;
+	net_get_random_once(&seed, sizeof(seed));
+	dst = rule->flags & NF_NAT_RANGE_PERSISTENT ? 0 : (__force u32)t->dst.u3.ip;
+	h = jhash_2words((__force u32)t->src.u3.ip, dst, seed);
+	return htonl(lo + reciprocal_scale(h, hi - lo + 1));
+}
+
+static void mape_count_search(const struct net *net, const struct mape_search *s)
+{
+	mape_stat_add(net, MAPE_STAT_LOOKUPS, s->lookups);
+	mape_stat_add(net, MAPE_STAT_REMEMBERED, s->remembered);
+	mape_stat_add(net, MAPE_STAT_CAPPED, s->capped);
+}
+
+/*
+ * Hand the choice to the NAT core; count it only once it took. The flow
+ * is tied to the interface it leaves by, as masquerade ties its flows:
+ * the NAT core's masquerade notifiers (registered at module load) then
+ * drop it when that interface goes down or loses the address, so that
+ * after a prefix change no flow keeps an old address and port set.
+ */
+static unsigned int mape_setup(struct nf_conn *ct, const struct net_device *out,
+			       const struct nf_nat_range2 *range,
+			       const struct mape_search *s)
+{
+	const struct net *net = nf_ct_net(ct);
+	struct nf_conn_nat *nat;
+	unsigned int verdict;
+
+	if (out) {
+		nat = nf_ct_nat_ext_add(ct);
+		if (nat)
+			nat->masq_index = out->ifindex;
+	}
+	verdict = nf_nat_setup_info(ct, range, NF_NAT_MANIP_SRC);
+	if (verdict != NF_ACCEPT)
+		return verdict;
+	mape_stat_add(net, MAPE_STAT_TRANSLATED, 1);
+	if (s) {
+		mape_stat_add(net, MAPE_STAT_KEPT, s->kept);
+		mape_stat_add(net, MAPE_STAT_TAKEOVER, s->took_over);
+	}
+	return verdict;
+}
+
+/*
+ * Source NAT for a new IPv4 flow. The search starts from the tuple as it
+ * is now, the inverse of the reply tuple, as the NAT core's does: a DNAT
+ * done before us (a port forward, a redirect) has changed the destination
+ * that the translated tuple must be unique toward.
+ */
+unsigned int mape_translate(const struct mape_rule *rule, struct nf_conn *ct,
+			    const struct net_device *out,
+			    __be32 addr_min, __be32 addr_max)
+{
+	struct nf_nat_range2 range = { .flags = NF_NAT_RANGE_MAP_IPS };
+	struct net *net = nf_ct_net(ct);
+	struct mape_search s = {
+		.ct = ct,
+		.rule = rule,
+		.keep_original = !(rule->flags & NF_NAT_RANGE_PROTO_RANDOM_ALL),
+	};
+	bool found;
+
+	nf_ct_invert_tuple(&s.tuple, &ct->tuplehash[IP_CT_DIR_REPLY].tuple);
+	range.min_addr.ip = mape_pick_addr(rule, &s.tuple, addr_min, addr_max);
+	range.max_addr.ip = range.min_addr.ip;
+
+	if (!mape_proto_has_ports(s.tuple.dst.protonum)) {
+		/* The BR routes replies by port: only k = 0 can do without. */
+		if (rule->ps.psid_len) {
+			mape_stat_add(net, MAPE_STAT_PORTLESS, 1);
+			return NF_DROP;
+		}
+		return mape_setup(ct, out, &range, NULL);
+	}
+
+	s.tuple.src.u3.ip = range.min_addr.ip;
+	found = mape_find_port(&s);
+	mape_count_search(net, &s);
+	if (!found) {
+		mape_stat_add(net, MAPE_STAT_EXHAUSTED, 1);
+		return NF_DROP;
+	}
+	range.flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
+	range.min_proto.all = s.tuple.src.u.all;
+	range.max_proto.all = s.tuple.src.u.all;
+	return mape_setup(ct, out, &range, &s);
+}
