@@ -34,13 +34,17 @@ ktap_skip() {
 	echo "ok $ktap_n $1 # SKIP $2"
 }
 
-# ktap_test NAME CMD...: one case, passing when CMD succeeds.
+# ktap_test NAME CMD...: one case, passing when CMD succeeds. A failing
+# case prints the drop counters of the namespaces in $HOPS (hop_report),
+# so that a lost packet can be placed.
+HOPS=""
 ktap_test() {
 	local name=$1
 	shift
 	if "$@"; then
 		ktap_ok "$name"
 	else
+		[ -z "$HOPS" ] || hop_report $HOPS
 		ktap_fail "$name"
 	fi
 }
@@ -195,11 +199,91 @@ mape_snat_netlink() {
 	ip netns exec "$1" "$MAPE_ROOT/build/tools/mape_rule" mape postrouting "$2" "$3" "$4" "$5"
 }
 
-# mape_stat NS FIELD: a /proc/net/stat/nf_nat_mape column summed over CPUs.
+# mape_stat NS FIELD: a /proc/net/stat/nf_nat_mape column summed over
+# CPUs; fails, printing nothing, if there is no such column.
 mape_stat() {
 	ip netns exec "$1" awk -v f="$2" '
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == f) c = i; next }
-		{ s += $c } END { print s + 0 }' /proc/net/stat/nf_nat_mape
+		NR == 1 { for (i = 2; i <= NF; i++) if ($i == f) c = i; next }
+		c { s += $c }
+		END { if (!c) { print "# no column " f > "/dev/stderr"; exit 1 }
+		      print s + 0 }' /proc/net/stat/nf_nat_mape
+}
+
+# ct_stat NS FIELD: a conntrack statistic (conntrack -S) summed over CPUs;
+# fails, printing nothing, if there is no such field.
+ct_stat() {
+	ip netns exec "$1" conntrack -S 2>/dev/null | awk -v f="$2" '
+		{ for (i = 1; i <= NF; i++) if (split($i, kv, "=") == 2 && kv[1] == f) {
+			s += kv[2]; c = 1 } }
+		END { if (!c) { print "# no conntrack statistic " f > "/dev/stderr"; exit 1 }
+		      print s + 0 }'
+}
+
+# What the NAT of a namespace did to new flows: clashes at conntrack
+# confirm (insert_failed), conntrack drops, mape's refusals (exhausted)
+# and its searches cut short (remembered full, capped by the budget);
+# "-" where the module is not in use.
+nat_facts() {
+	local m
+	m=$(mape_stat "$1" exhausted 2>/dev/null) &&
+		m="$m $(mape_stat "$1" remembered) $(mape_stat "$1" capped)" || m="- - -"
+	echo "$(ct_stat "$1" insert_failed) $(ct_stat "$1" drop) $m"
+}
+
+# nat_mark NS...: remember their nat_facts for nat_expect.
+declare -A NAT_MARK
+nat_mark() {
+	local ns
+	for ns; do
+		NAT_MARK[$ns]=$(nat_facts "$ns")
+	done
+}
+
+# nat_expect NS REFUSED: since nat_mark, NS's conntrack confirmed every
+# entry its NAT made (insert_failed +0, drop +0) and mape refused REFUSED
+# packets: a number, or "+" for at least one.
+nat_expect() {
+	local ns=$1 want=$2 c0 d0 e0 r0 p0 c d e r p
+	read -r c0 d0 e0 r0 p0 <<< "${NAT_MARK[$ns]:?nat_mark $ns first}"
+	read -r c d e r p <<< "$(nat_facts "$ns")"
+	ktap_note "${ns%-*}: insert_failed +$((c - c0)), drop +$((d - d0)), exhausted +$((e - e0))" \
+		"(searches cut short: remembered full +$((r - r0)), capped +$((p - p0)))"
+	[ "$c" = "$c0" ] && [ "$d" = "$d0" ] || return 1
+	case $want in
+	+) [ "$e" -gt "$e0" ] ;;
+	*) [ "$e" = $((e0 + want)) ] ;;
+	esac
+}
+
+# ns_drops: run inside a namespace: its interfaces' drops and its UDP
+# errors, those that are not zero.
+ns_drops() {
+	local d
+	for d in /sys/class/net/*; do
+		read -r rx < "$d/statistics/rx_dropped"
+		read -r tx < "$d/statistics/tx_dropped"
+		[ "$rx$tx" = 00 ] || printf ' %s rx_dropped %s tx_dropped %s;' "${d##*/}" "$rx" "$tx"
+	done
+	awk '/^Udp:/ && !named { split($0, name); named = 1; next }
+	     /^Udp:/ { for (i = 2; i <= NF; i++) if (name[i] ~ /Errors/ && $i) printf " udp %s %s;", name[i], $i }
+	' /proc/net/snmp
+}
+
+# hop_report NS...: every counter of a dropped packet, hop by hop: the
+# vCPUs' input backlogs (softnet_stat: dropped, squeezed), and per
+# namespace its interfaces' drops, UDP errors, conntrack and mape.
+hop_report() {
+	local ns total drop squeeze rest cpu=0 line=""
+	while read -r total drop squeeze rest; do
+		line="$line cpu$cpu dropped $((16#$drop)) squeezed $((16#$squeeze));"
+		cpu=$((cpu + 1))
+	done < /proc/net/softnet_stat
+	ktap_note "backlog:$line"
+	for ns; do
+		ktap_note "${ns%-*}:$(ip netns exec "$ns" bash -c "$(declare -f ns_drops); ns_drops")" \
+			"ct insert_failed/drop, mape exhausted/remembered/capped: $(nat_facts "$ns")," \
+			"early_drop $(ct_stat "$ns" early_drop), invalid $(ct_stat "$ns" invalid)"
+	done
 }
 
 # not_in_set A K PSID: print the ports read from stdin that are NOT in the
@@ -235,13 +319,6 @@ all_in_set() {
 	[ -z "$bad" ] || { echo "# outside $2/$3/$4:" $bad; return 1; }
 }
 
-# all_distinct FILE: no port seen twice.
-all_distinct() {
-	local dup
-	dup=$(seen_ports "$1" | sort | uniq -d | head -5)
-	[ -z "$dup" ] || { echo "# seen twice:" $dup; return 1; }
-}
-
 # opened FILE N: the last "open" step of FILE opened exactly N flows.
 opened() {
 	awk -v n="$2" '$1 == "open" { ok = $4 } END { exit !(ok == n) }' "$1" && return
@@ -274,13 +351,3 @@ nft_packets() {
 			c && $1 == "packets" { print $2; exit }'
 }
 
-# reply_tuple_dups NS: conntrack entries of NS that share a reply tuple.
-reply_tuple_dups() {
-	ip netns exec "$1" conntrack -L 2>/dev/null | awk '{
-		key = $1; n = 0
-		for (i = 2; i <= NF; i++) {
-			if ($i ~ /^src=/) n++
-			if (n == 2 && $i ~ /^(src|dst|sport|dport|type|code|id)=/) key = key " " $i
-		}
-		print key }' | sort | uniq -d
-}
