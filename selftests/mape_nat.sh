@@ -36,10 +36,18 @@ setup() {
 	for p in $UDP_PORTS; do
 		ip netns exec "$server" "$FLOWS" serve udp $p &
 	done
-	ip netns exec "$server" nft add table ip seen &&
-	ip netns exec "$server" nft add chain ip seen c \
-		'{ type filter hook prerouting priority 0; }' &&
-	ip netns exec "$server" nft add rule ip seen c ct state new counter || return 1
+	# the server's conntrack shows ICMP ids; "leaked" counts what arrives
+	# untranslated (any other source than the NAT address)
+	ip netns exec "$server" nft -f - <<-NFT || return 1
+	table ip seen {
+		counter leaked {}
+		chain c {
+			type filter hook prerouting priority 0;
+			ct state new counter
+			ip saddr != $NAT_ADDR counter name leaked
+		}
+	}
+	NFT
 	for p in $TCP_PORTS; do wait_listen "$server" t $p || return 1; done
 	for p in $UDP_PORTS; do wait_listen "$server" u $p || return 1; done
 }
@@ -119,13 +127,17 @@ random_does_not_keep() {
 # is opened while the first P sockets are still held, so the client cannot
 # reuse one of their 5-tuples (which would be an old flow, not a new one).
 exhaustion() {
-	local a=$1 k=$2 psid=$3 size=$4 port=$5
-	set_rule $a $k $psid && nat_mark "$router" &&
+	local a=$1 k=$2 psid=$3 size=$4 port=$5 l0
+	set_rule $a $k $psid && nat_mark "$router" && l0=$(leaked) &&
 	run_flows "full-$port" udp $port open:$size open:1
 	grep -q "^open $size ok $size failed 0" "$OUT/full-$port" &&
 	opened "$OUT/full-$port" 0 &&
-	all_in_set "$OUT/full-$port" $a $k $psid && nat_expect "$router" +
+	all_in_set "$OUT/full-$port" $a $k $psid && nat_expect "$router" + &&
+	[ "$(leaked)" = "$l0" ]
 }
+
+# Packets that reached the server untranslated.
+leaked() { nft_packets "$server" leaked; }
 
 second_destination_served() {
 	run_flows other udp 5355 open:1 && opened "$OUT/other" 1 &&
@@ -186,7 +198,7 @@ portless_address_only_with_k0() {
 		grep -q "^unknown .* 253 .*src=$NAT_ADDR dst=$SERVER"
 }
 
-ktap_plan 16
+ktap_plan 17
 ktap_test "setup" setup
 ktap_test "tcp_ports_in_set_and_distinct" flows_in_set tcp 8080
 ktap_test "udp_ports_in_set_and_distinct" flows_in_set udp 5353
@@ -202,5 +214,6 @@ ktap_test "tcp_client_closed_whole_set_taken_over" tcp_churn_whole_set
 ktap_test "counters_match_flows" counters_match
 ktap_test "portless_dropped_when_k_over_0" portless_dropped
 ktap_test "portless_address_only_when_k_0" portless_address_only_with_k0
+ktap_test "nothing_reached_the_server_untranslated" [ "$(leaked)" = 0 ]
 ktap_test "no_stray_counts_in_init_netns" [ "$(awk 'NR > 1 { s += $2 } END { print s + 0 }' /proc/net/stat/nf_nat_mape)" = 0 ]
 ktap_finish
