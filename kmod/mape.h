@@ -55,6 +55,12 @@ enum mape_stat {
 };
 
 void mape_stat_add(const struct net *net, enum mape_stat stat, u32 n);
+void mape_net_rules_add(const struct net *net, int n);
+bool mape_net_has_rules(const struct net *net);
+
+/* Dropping the flows of an address that leaves its interface. */
+int mape_addr_init(void);
+void mape_addr_exit(void);
 
 /* A destination a full walk found without a free port, until when. */
 struct mape_memo_slot {
@@ -79,8 +85,9 @@ struct mape_rule {
 	struct mape_budget __percpu *budget;
 };
 
-int mape_rule_init(struct mape_rule *rule, u32 a, u32 k, u32 psid, u32 flags);
-void mape_rule_destroy(struct mape_rule *rule);
+int mape_rule_init(struct mape_rule *rule, const struct net *net,
+		   u32 a, u32 k, u32 psid, u32 flags);
+void mape_rule_destroy(struct mape_rule *rule, const struct net *net);
 unsigned int mape_translate(const struct mape_rule *rule, struct nf_conn *ct,
 			    const struct net_device *out,
 			    __be32 addr_min, __be32 addr_max);

@@ -14,7 +14,16 @@
 #include "mape.h"
 #include "nf_nat_mape.h"
 
-int mape_rule_init(struct mape_rule *rule, u32 a, u32 k, u32 psid, u32 flags)
+static void mape_rule_free(struct mape_rule *rule)
+{
+	kfree(rule->memo);
+	free_percpu(rule->budget);
+	rule->memo = NULL;
+	rule->budget = NULL;
+}
+
+int mape_rule_init(struct mape_rule *rule, const struct net *net,
+		   u32 a, u32 k, u32 psid, u32 flags)
 {
 	int err = mape_portset_init(&rule->ps, a, k, psid);
 
@@ -36,18 +45,17 @@ int mape_rule_init(struct mape_rule *rule, u32 a, u32 k, u32 psid, u32 flags)
 	rule->memo = kcalloc(MAPE_MEMO_SLOTS, sizeof(*rule->memo), GFP_KERNEL_ACCOUNT);
 	rule->budget = alloc_percpu_gfp(struct mape_budget, GFP_KERNEL_ACCOUNT);
 	if (!rule->memo || !rule->budget) {
-		mape_rule_destroy(rule);
+		mape_rule_free(rule);
 		return -ENOMEM;
 	}
+	mape_net_rules_add(net, 1);
 	return 0;
 }
 
-void mape_rule_destroy(struct mape_rule *rule)
+void mape_rule_destroy(struct mape_rule *rule, const struct net *net)
 {
-	kfree(rule->memo);
-	free_percpu(rule->budget);
-	rule->memo = NULL;
-	rule->budget = NULL;
+	mape_rule_free(rule);
+	mape_net_rules_add(net, -1);
 }
 
 /*
@@ -78,9 +86,8 @@ static void mape_count_search(const struct net *net, const struct mape_search *s
 
 /*
  * Hand the choice to the NAT core; count it only once it took. The flow
- * is tied to the interface it leaves by, as masquerade ties its flows:
- * the NAT core's masquerade notifiers (registered at module load) then
- * drop it when that interface goes down or loses the address, so that
+ * is tied to the interface it leaves by, as masquerade ties its flows, so
+ * that it is dropped when that interface loses the address (mape_addr.c):
  * after a prefix change no flow keeps an old address and port set.
  */
 static unsigned int mape_setup(struct nf_conn *ct, const struct net_device *out,

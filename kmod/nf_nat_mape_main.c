@@ -11,12 +11,12 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/netns/generic.h>
-#include <net/netfilter/nf_nat_masquerade.h>
 
 #include "mape.h"
 
 struct mape_net {
 	u64 __percpu (*stats)[MAPE_STAT_MAX];
+	atomic_t rules;		/* mape rules in this namespace */
 };
 
 static unsigned int mape_net_id __read_mostly;
@@ -39,6 +39,20 @@ void mape_stat_add(const struct net *net, enum mape_stat stat, u32 n)
 
 	if (n)
 		this_cpu_add((*mn->stats)[stat], n);
+}
+
+void mape_net_rules_add(const struct net *net, int n)
+{
+	struct mape_net *mn = net_generic(net, mape_net_id);
+
+	atomic_add(n, &mn->rules);
+}
+
+bool mape_net_has_rules(const struct net *net)
+{
+	struct mape_net *mn = net_generic(net, mape_net_id);
+
+	return atomic_read(&mn->rules) > 0;
 }
 
 static int mape_stats_show(struct seq_file *seq, void *v)
@@ -98,17 +112,16 @@ static int __init nf_nat_mape_init(void)
 	err = register_pernet_subsys(&mape_net_ops);
 	if (err)
 		return err;
-	/* drops our flows when their interface or address goes (mape_nat.c) */
-	err = nf_nat_masquerade_inet_register_notifiers();
+	err = mape_addr_init();
 	if (err)
 		goto err_pernet;
 	err = nft_mape_module_init();
 	if (err)
-		goto err_notifiers;
+		goto err_addr;
 	return 0;
 
-err_notifiers:
-	nf_nat_masquerade_inet_unregister_notifiers();
+err_addr:
+	mape_addr_exit();
 err_pernet:
 	unregister_pernet_subsys(&mape_net_ops);
 	return err;
@@ -117,7 +130,7 @@ err_pernet:
 static void __exit nf_nat_mape_exit(void)
 {
 	nft_mape_module_exit();
-	nf_nat_masquerade_inet_unregister_notifiers();
+	mape_addr_exit();
 	unregister_pernet_subsys(&mape_net_ops);
 }
 

@@ -41,7 +41,7 @@ static const struct nla_policy nft_mape_policy[NFTA_MAPE_MAX + 1] = {
 	[NFTA_MAPE_FLAGS]		= { .type = NLA_U32 },
 };
 
-static int nft_mape_init_rule(struct nft_mape *priv,
+static int nft_mape_init_rule(const struct nft_ctx *ctx, struct nft_mape *priv,
 			      const struct nlattr * const tb[])
 {
 	u32 flags = 0;
@@ -51,7 +51,7 @@ static int nft_mape_init_rule(struct nft_mape *priv,
 		return mape_reject(-EINVAL, "PSID offset, length and PSID are required");
 	if (tb[NFTA_MAPE_FLAGS])
 		flags = ntohl(nla_get_be32(tb[NFTA_MAPE_FLAGS]));
-	return mape_rule_init(&priv->rule,
+	return mape_rule_init(&priv->rule, ctx->net,
 			      ntohl(nla_get_be32(tb[NFTA_MAPE_PSID_OFFSET])),
 			      ntohl(nla_get_be32(tb[NFTA_MAPE_PSID_LEN])),
 			      ntohl(nla_get_be32(tb[NFTA_MAPE_PSID])), flags);
@@ -89,14 +89,14 @@ static int nft_mape_init(const struct nft_ctx *ctx, const struct nft_expr *expr,
 	if (ctx->family != NFPROTO_IPV4 && ctx->family != NFPROTO_INET)
 		return mape_reject(-EOPNOTSUPP, "mape translates IPv4 only");
 
-	err = nft_mape_init_rule(priv, tb);
+	err = nft_mape_init_rule(ctx, priv, tb);
 	if (err)
 		return err;
 	err = nft_mape_init_regs(ctx, priv, tb);
 	if (!err)
 		err = nf_ct_netns_get(ctx->net, NFPROTO_IPV4);
 	if (err)
-		mape_rule_destroy(&priv->rule);
+		mape_rule_destroy(&priv->rule, ctx->net);
 	return err;
 }
 
@@ -105,7 +105,7 @@ static void nft_mape_destroy(const struct nft_ctx *ctx, const struct nft_expr *e
 	struct nft_mape *priv = nft_expr_priv(expr);
 
 	nf_ct_netns_put(ctx->net, NFPROTO_IPV4);
-	mape_rule_destroy(&priv->rule);
+	mape_rule_destroy(&priv->rule, ctx->net);
 }
 
 static void nft_mape_eval(const struct nft_expr *expr, struct nft_regs *regs,

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Forgetting the flows of an address that went away.
+ *
+ * mape_setup() ties each translated flow to the interface it leaves by, in
+ * the NAT extension's masq_index, as masquerade ties its own. When an IPv4
+ * address leaves an interface (a prefix change re-addresses or re-creates
+ * the tunnel), the flows translated to it there can never be answered
+ * again: the address and its port set may be someone else's now. They are
+ * dropped, as masquerade drops its own.
+ *
+ * Not masquerade's notifiers: unregistering a netdevice notifier replays
+ * NETDEV_DOWN for every device, so unloading nf_nat_mape would have dropped
+ * every flow it ever translated. An inetaddr notifier replays nothing.
+ */
+#include <linux/inetdevice.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_nat.h>
+
+#include "mape.h"
+
+struct mape_addr_work {
+	struct work_struct work;
+	struct net *net;
+	__be32 addr;
+	int ifindex;
+};
+
+static struct workqueue_struct *mape_addr_wq;
+
+static int mape_addr_match(struct nf_conn *ct, void *data)
+{
+	const struct mape_addr_work *w = data;
+	const struct nf_conn_nat *nat = nfct_nat(ct);
+
+	return nat && nat->masq_index == w->ifindex &&
+	       ct->tuplehash[IP_CT_DIR_REPLY].tuple.dst.u3.ip == w->addr;
+}
+
+static void mape_addr_cleanup(struct work_struct *work)
+{
+	struct mape_addr_work *w = container_of(work, struct mape_addr_work, work);
+	struct nf_ct_iter_data d = { .net = w->net, .data = w };
+
+	nf_ct_iterate_cleanup_net(mape_addr_match, &d);
+	put_net(w->net);
+	kfree(w);
+}
+
+/* Called with RTNL held; the walk over conntrack may sleep: deferred. */
+static int mape_inet_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	const struct in_ifaddr *ifa = ptr;
+	const struct net_device *dev = ifa->ifa_dev->dev;
+	struct mape_addr_work *w;
+	struct net *net;
+
+	if (event != NETDEV_DOWN || !mape_net_has_rules(dev_net(dev)))
+		return NOTIFY_DONE;
+	net = maybe_get_net(dev_net(dev));
+	if (!net)			/* going away, and its flows with it */
+		return NOTIFY_DONE;
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w) {			/* the flows time out instead */
+		put_net(net);
+		return NOTIFY_DONE;
+	}
+	INIT_WORK(&w->work, mape_addr_cleanup);
+	w->net = net;
+	w->addr = ifa->ifa_local;
+	w->ifindex = dev->ifindex;
+	queue_work(mape_addr_wq, &w->work);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block mape_inet_notifier = {
+	.notifier_call = mape_inet_event,
+};
+
+int mape_addr_init(void)
+{
+	int err;
+
+	mape_addr_wq = alloc_workqueue("nf_nat_mape", WQ_UNBOUND, 0);
+	if (!mape_addr_wq)
+		return -ENOMEM;
+	err = register_inetaddr_notifier(&mape_inet_notifier);
+	if (err)
+		destroy_workqueue(mape_addr_wq);
+	return err;
+}
+
+/* No new work once unregistered; destroy_workqueue() runs what is queued. */
+void mape_addr_exit(void)
+{
+	unregister_inetaddr_notifier(&mape_inet_notifier);
+	destroy_workqueue(mape_addr_wq);
+}
