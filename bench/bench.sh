@@ -17,6 +17,11 @@
 #   block   one rule per range (block) of the set, chosen the iptables
 #           statistic-nth way (rule i: numgen inc mod (N - i) 0 snat to ADDR:range_i)
 #
+# Flood (test "flood", UDP): per set of BENCH_FLOOD_SETS and contender of
+# BENCH_FLOOD_CONTENDERS, the whole set held toward one destination, then
+# new-flow datagrams toward it from a raw socket (gen's flood step): what
+# the router refused per second, and mape's lookups per refused packet.
+#
 # Throughput (mape vs snat): iperf3 through an ip6tnl (IPv4 in IPv6), as a CE:
 #   tclient --- ce ==mape0 ip6tnl== br --- tserver
 #
@@ -26,12 +31,15 @@
 #
 # Knobs (environment):
 #   BENCH_SETS="4/8/20 6/6/41"  BENCH_CONTENDERS="snat mape numgen block"
-#   BENCH_PROTOS="udp tcp"      BENCH_ROUNDS=3    BENCH_TESTS="flows tput"
+#   BENCH_PROTOS="udp tcp"      BENCH_ROUNDS=3    BENCH_TESTS="flows flood tput"
 #   BENCH_BURST=600 flows       BENCH_LEVELS="5 50 90 99"  BENCH_LEVEL_B=50
 #   BENCH_CHURN_HELD=50 (% of P)  BENCH_CHURN_ATT=1000
-#   BENCH_STEP_SECS=2 (time cap of a step; churn 2x, utilisation 3x + 20 ms a flow)
+#   BENCH_STEP_SECS=2 (time cap of a step; churn 2x, utilisation and the
+#     flood's fill 3x + 20 ms a flow)
 #   BENCH_W=32 (flows in flight)  BENCH_TMO_UDP=300  BENCH_TMO_TCP=1200 (ms)
 #   BENCH_UDP_IDLE=1 (s, the router's UDP timeout during UDP churn)
+#   BENCH_FLOOD_SETS="4/8/20 6/6/41 6/4/9"  BENCH_FLOOD_CONTENDERS="snat mape"
+#   BENCH_FLOOD=6000:3000 (datagrams : per second)
 #   BENCH_TPUT_SECS=3 (throughput: the first set of BENCH_SETS)
 #   BENCH_KERNEL_LABEL (default uname -r)
 #
@@ -46,7 +54,7 @@ SETS=${BENCH_SETS:-4/8/20 6/6/41}
 CONTENDERS=${BENCH_CONTENDERS:-snat mape numgen block}
 PROTOS=${BENCH_PROTOS:-udp tcp}
 ROUNDS=${BENCH_ROUNDS:-3}
-TESTS=${BENCH_TESTS:-flows tput}
+TESTS=${BENCH_TESTS:-flows flood tput}
 BURST=${BENCH_BURST:-600}
 LEVELS=${BENCH_LEVELS:-5 50 90 99}
 LEVEL_B=${BENCH_LEVEL_B:-50}
@@ -58,6 +66,9 @@ TMO_UDP=${BENCH_TMO_UDP:-300}
 TMO_TCP=${BENCH_TMO_TCP:-1200}
 TPUT_SECS=${BENCH_TPUT_SECS:-3}
 UDP_IDLE=${BENCH_UDP_IDLE:-1}
+FLOOD_SETS=${BENCH_FLOOD_SETS:-4/8/20 6/6/41 6/4/9}
+FLOOD_CONTENDERS=${BENCH_FLOOD_CONTENDERS:-snat mape}
+FLOOD=${BENCH_FLOOD:-6000:3000}
 KLABEL=${BENCH_KERNEL_LABEL:-$(uname -r)}
 
 GEN=${BENCH_GEN:-$ROOT/build/bench/gen}
@@ -66,12 +77,13 @@ NAT_ADDR=198.51.100.1
 SERVER=198.51.100.2
 SNAT_LO=10000		# contender snat: SNAT_LO .. SNAT_LO + P - 1
 # Server ports, tcp and udp: the burst's (at most BURST_DESTS from PORT_BASE),
-# then one each for utilisation, the occupancy levels and churn.
+# then one each for utilisation, the occupancy levels, churn and the flood.
 PORT_BASE=20000
 BURST_DESTS=60
 UTIL_PORT=$((PORT_BASE + BURST_DESTS))
 LEVEL_PORT=$((UTIL_PORT + 1))
 CHURN_PORT=$((UTIL_PORT + 2))
+FLOOD_PORT=$((UTIL_PORT + 3))
 MAPE_FIELDS="translated kept takeover exhausted portless lookups"
 CLIENT_CPU=0
 SERVER_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
@@ -213,8 +225,8 @@ topo_nat() {
 		udp_defaults="$udp_defaults $s=$(ip netns exec "$router" sysctl -n "$s")" || return 1
 	done
 	logged ip netns exec "$server" "$GEN" serve -C $SERVER_CPU \
-		tcp $PORT_BASE-$CHURN_PORT udp $PORT_BASE-$CHURN_PORT &
-	wait_listen "$server" t $CHURN_PORT && wait_listen "$server" u $CHURN_PORT
+		tcp $PORT_BASE-$FLOOD_PORT udp $PORT_BASE-$FLOOD_PORT &
+	wait_listen "$server" t $FLOOD_PORT && wait_listen "$server" u $FLOOD_PORT
 }
 
 # flows_run A K PSID CONTENDER PROTO ROUND: one generator run, all steps.
@@ -259,6 +271,24 @@ flows_run() {
 	return $rc
 }
 
+# flood_run A K PSID CONTENDER ROUND: one generator run, the flood step; gen
+# reads the router's counters around the flood itself (the fill before it
+# makes lookups and refusals of its own).
+flood_run() {
+	local a=$1 k=$2 psid=$3 c=$4 round=$5 p rc
+	p=$(set_size "$a" "$k" "$psid")
+	# shellcheck disable=SC2086
+	logged ip netns exec "$router" sysctl -qw $udp_defaults || die "cannot reset the router's UDP timeouts"
+	ct_flush "$router"
+	logged ip netns exec "$client" "$GEN" run -p udp -C $CLIENT_CPU -w "$W" \
+		-t "$TMO_UDP" -T "$STEP_SECS" -P "$p" -s "$(check_arg "$c" "$a" "$k" "$psid")" \
+		-R "/run/netns/$router" -S "$round" $SERVER to:$FLOOD_PORT "flood:$FLOOD" > "$OUT/last.out"
+	rc=$?
+	cat "$OUT/last.out" >&2
+	record "$a/$k/$psid" "$p" "$c" udp "$round" < "$OUT/last.out"
+	return $rc
+}
+
 # rotate N WORD...: the words, the list started at word N (cyclic), so that
 # over the rounds no contender always runs first on a fresh router.
 rotate() {
@@ -269,23 +299,58 @@ rotate() {
 	echo "${@:n+1}" "${@:1:n}"
 }
 
-bench_flows() {
-	local round set a k psid c proto
-	topo_nat || die "topology"
-	for round in $(seq 1 "$ROUNDS"); do
-		for set in $SETS; do
-			IFS=/ read -r a k psid <<< "$set"
-			[ "$(set_size "$a" "$k" "$psid")" -gt 0 ] || { note "set $set has no port: skipped"; continue; }
-			for c in $(rotate "$round" $CONTENDERS); do
-				[ "$c" = mape ] && [ $have_mape = 0 ] && continue
-				set_rules "$c" "$a" "$k" "$psid" || { note "rules for $c failed"; continue; }
-				for proto in $PROTOS; do
-					note "round $round $set $c $proto"
-					flows_run "$a" "$k" "$psid" "$c" "$proto" "$round" ||
-						note "generator exited $? ($set $c $proto)"
-				done
+# testing NAME: NAME is one of BENCH_TESTS.
+testing() { case " $TESTS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# flood_contenders: those of FLOOD_CONTENDERS that are in CONTENDERS too.
+flood_contenders() {
+	local c
+	for c in $FLOOD_CONTENDERS; do
+		case " $CONTENDERS " in *" $c "*) echo "$c" ;; esac
+	done
+}
+
+# flows_round ROUND: every set, contender and protocol once.
+flows_round() {
+	local round=$1 set a k psid c proto
+	for set in $SETS; do
+		IFS=/ read -r a k psid <<< "$set"
+		[ "$(set_size "$a" "$k" "$psid")" -gt 0 ] || { note "set $set has no port: skipped"; continue; }
+		for c in $(rotate "$round" $CONTENDERS); do
+			[ "$c" = mape ] && [ $have_mape = 0 ] && continue
+			set_rules "$c" "$a" "$k" "$psid" || { note "rules for $c failed"; continue; }
+			for proto in $PROTOS; do
+				note "round $round $set $c $proto"
+				flows_run "$a" "$k" "$psid" "$c" "$proto" "$round" ||
+					note "generator exited $? ($set $c $proto)"
 			done
 		done
+	done
+}
+
+# flood_round ROUND: the flood, every flood set and contender once; the
+# contenders take turns, so that mape / snat can be taken per round.
+flood_round() {
+	local round=$1 set a k psid c
+	for set in $FLOOD_SETS; do
+		IFS=/ read -r a k psid <<< "$set"
+		[ "$(set_size "$a" "$k" "$psid")" -gt 0 ] || { note "set $set has no port: skipped"; continue; }
+		# shellcheck disable=SC2046
+		for c in $(rotate "$round" $(flood_contenders)); do
+			[ "$c" = mape ] && [ $have_mape = 0 ] && continue
+			set_rules "$c" "$a" "$k" "$psid" || { note "rules for $c failed"; continue; }
+			note "round $round $set $c flood"
+			flood_run "$a" "$k" "$psid" "$c" "$round" || note "generator exited $? ($set $c flood)"
+		done
+	done
+}
+
+bench_flows() {
+	local round
+	topo_nat || die "topology"
+	for round in $(seq 1 "$ROUNDS"); do
+		testing flows && flows_round "$round"
+		testing flood && flood_round "$round"
 	done
 	ns_cleanup
 }
@@ -391,6 +456,7 @@ versions() {
 		echo "parameters: SETS='$SETS' CONTENDERS='$CONTENDERS' PROTOS='$PROTOS' ROUNDS=$ROUNDS TESTS='$TESTS'"
 		echo "  BURST=$BURST LEVELS='$LEVELS' LEVEL_B=$LEVEL_B CHURN_HELD=$CHURN_HELD% CHURN_ATT=$CHURN_ATT"
 		echo "  UDP_IDLE=${UDP_IDLE}s STEP_SECS=$STEP_SECS W=$W TMO_UDP=${TMO_UDP}ms TMO_TCP=${TMO_TCP}ms TPUT_SECS=$TPUT_SECS"
+		echo "  FLOOD_SETS='$FLOOD_SETS' FLOOD_CONTENDERS='$FLOOD_CONTENDERS' FLOOD=$FLOOD (datagrams:per second)"
 		echo "  generator on CPU $CLIENT_CPU, server on CPU $SERVER_CPU"
 	} > "$OUT/versions.txt"
 }
@@ -398,7 +464,7 @@ versions() {
 t0=$(date +%s)
 load_module
 versions
-case " $TESTS " in *" flows "*) bench_flows ;; esac
-case " $TESTS " in *" tput "*) bench_tput ;; esac
+if testing flows || testing flood; then bench_flows; fi
+testing tput && bench_tput
 echo "elapsed: $(( $(date +%s) - t0 )) s" >> "$OUT/versions.txt"
 note "done in $(( $(date +%s) - t0 )) s: $OUT"

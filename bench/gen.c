@@ -14,15 +14,16 @@
  *	-C CPU		pin to CPU
  *	-w N		flows in flight at once (32)
  *	-t MS		a flow fails when its answer is not in after MS (1000)
- *	-T SECS		time limit of one step (30; churn 2x, util 3x + 20 ms
- *			per flow)
- *	-P N		size of the port set (needed by level, churn)
+ *	-T SECS		time limit of one step (30; churn 2x, util and the
+ *			flood's fill 3x + 20 ms per flow)
+ *	-P N		size of the port set (needed by level, churn, flood)
  *	-s A/K/PSID|LO-HI  count flows whose port seen by the server is
  *			outside this set (decomposed here, on purpose without
  *			the project's port-set code); client ports in it are
  *			never used
  *	-R NETNS	path of the router's netns (/run/netns/NAME): conntrack
- *			entries are deleted there, timeouts and counts read
+ *			entries are deleted there, timeouts, counts and the
+ *			flood's counters read
  *	-u SECS		UDP churn: the router's UDP conntrack timeouts during
  *			churn steps (and until the next to:), so that idle
  *			flows free their ports while the step runs (whole
@@ -52,6 +53,18 @@
  *			holds at most H + -w, so with H <= P - w every failure
  *			had a port free or only in TIME_WAIT: one the NAT
  *			could have avoided
+ *	flood:N:R	UDP, needs -R: hold the whole set toward the destination
+ *			(-w in flight until P are held or 2 x -w failed), then
+ *			send N new-flow datagrams toward it at R per second
+ *			from a raw socket, each from a client port of its own
+ *			(the cycle below), never answered; stops after
+ *			2 N / R + -T seconds. The router's counters are read
+ *			before and after (after: once they stop moving, at
+ *			most 1 s): refused = mape's exhausted + conntrack's
+ *			insert_failed, rate = refused / seconds from the first
+ *			datagram until the counters stopped; taken = entries
+ *			the flood added (datagrams that got a port); and
+ *			mape's counters' changes where the module is loaded
  *	snap		kernel memory, every slab cache shrunk first: Slab
  *			and SUnreclaim, the router's conntrack count; from the
  *			second snap on also a line "slabs flows=N
@@ -274,6 +287,43 @@ static long router_proc(const char *path)
 	return v;
 }
 
+/*
+ * Columns @names of a /proc/net/stat file of the router (a header line of
+ * names, then one line per CPU, numbers in @base), summed over the CPUs
+ * into @sum; -1 where the file or the column is missing.
+ */
+static void router_stat(const char *path, int base, const char *const *names, int n,
+			long long *sum)
+{
+	char line[1024], *tok, *save;
+	int col[8], i, c;
+	FILE *f;
+
+	if (n > 8)
+		n = 8;
+	for (i = 0; i < n; i++)
+		sum[i] = col[i] = -1;
+	if (enter_router())
+		return;
+	f = fopen(path, "r");
+	if (f && fgets(line, sizeof(line), f)) {
+		for (c = 0, tok = strtok_r(line, " \t\n", &save); tok;
+		     c++, tok = strtok_r(NULL, " \t\n", &save))
+			for (i = 0; i < n; i++)
+				if (!strcmp(tok, names[i]))
+					col[i] = c, sum[i] = 0;
+		while (fgets(line, sizeof(line), f))
+			for (c = 0, tok = strtok_r(line, " \t\n", &save); tok;
+			     c++, tok = strtok_r(NULL, " \t\n", &save))
+				for (i = 0; i < n; i++)
+					if (col[i] == c)
+						sum[i] += strtoll(tok, NULL, base);
+	}
+	if (f)
+		fclose(f);
+	leave_router();
+}
+
 static void open_router(const char *path)
 {
 	rt_ns = open(path, O_RDONLY);
@@ -347,24 +397,33 @@ static int inuse(struct dest *d, double t)
  * would then be the old one to conntrack. Ports inside the checked set
  * (-s) are skipped: a NAT keeps a client port that is already in its set,
  * and only some contenders' sets overlap the ephemeral range, so that
- * would be a shortcut for some and not others.
+ * would be a shortcut for some and not others. A flood's datagrams take
+ * their ports from the same cycle, so none is a held flow's.
  */
-static int bind_next_port(int fd)
+static unsigned int next_port(void)
 {
 	static unsigned int next;
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	unsigned int port, tries = 0;
+	unsigned int port;
 
-	while (tries < 1024 && next < 64 * 65536u) {
+	while (next < 64 * 65536u) {
 		port = 1024 + next++ % (65536 - 1024);
-		if (chk_mode && port_ok(port))
-			continue;
+		if (!chk_mode || !port_ok(port))
+			return port;
+	}
+	return 0;	/* the cycle is spent */
+}
+
+static int bind_next_port(int fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	unsigned int port, tries;
+
+	for (tries = 0; tries < 1024 && (port = next_port()); tries++) {
 		a.sin_port = htons(port);
 		if (!bind(fd, (struct sockaddr *)&a, sizeof(a)))
 			return 0;
 		if (errno != EADDRINUSE)
 			break;
-		tries++;
 	}
 	return -1;
 }
@@ -807,6 +866,156 @@ static void step_churn(int h, long a)
 	    st.attempts ? 1e4 * st.fail / st.attempts : 0);
 }
 
+/* --- flood: refused packets toward a full destination --- */
+
+/*
+ * What the router did with a flood: conntrack's statistics (hexadecimal)
+ * and nf_nat_mape's (decimal, absent without the module), summed over the
+ * CPUs, and the conntrack table's size. The first key of each is what
+ * refused() counts.
+ */
+static const char *const ct_keys[] = { "insert_failed", "drop" };
+static const char *const mape_keys[] = { "exhausted", "lookups", "remembered", "capped", "translated" };
+#define NCT	2
+#define NMAPE	5
+
+struct counts {
+	long long ct[NCT], mape[NMAPE];
+	long entries;
+};
+
+static void read_counts(struct counts *c)
+{
+	router_stat("/proc/net/stat/nf_conntrack", 16, ct_keys, NCT, c->ct);
+	router_stat("/proc/net/stat/nf_nat_mape", 10, mape_keys, NMAPE, c->mape);
+	c->entries = router_proc("/proc/sys/net/netfilter/nf_conntrack_count");
+}
+
+/*
+ * Packets refused: mape drops them itself (exhausted); the stock NAT hands
+ * over a tuple in use and conntrack drops the packet at confirm, counting
+ * it in insert_failed and in drop both (nf_ct_resolve_clash), so drop is
+ * not added.
+ */
+static long long refused(const struct counts *c)
+{
+	long long exhausted = c->mape[0], insert_failed = c->ct[0];
+
+	return (exhausted > 0 ? exhausted : 0) + (insert_failed > 0 ? insert_failed : 0);
+}
+
+/*
+ * Hold the whole set toward the destination, as far as the NAT gives it:
+ * -w in flight until P are held, or until 2 x -w failed (the stock NAT's
+ * bounded search misses the last free ports now and then).
+ */
+static void fill_set(double limit)
+{
+	double end = now() + limit;
+
+	while (nlive < setsize && st.fail < 2L * conc && st.attempts < 4L * setsize + 64 &&
+	       now() < end) {
+		while (npending < conc && nlive + npending < setsize)
+			if (start_flow())
+				break;
+		pump(npending ? 5 : 0);
+	}
+	drain();
+}
+
+/* One new-flow datagram from client port @sport to the destination. */
+static int flood_one(int raw, unsigned int sport)
+{
+	struct { uint16_t sport, dport, len, csum; char q; } __attribute__((packed)) d = {
+		htons(sport), htons(dests[0]->port), htons(sizeof(d)), 0, '?'	/* no checksum */
+	};
+
+	return sendto(raw, &d, sizeof(d), 0, (struct sockaddr *)&server, sizeof(server)) ==
+	       sizeof(d) ? 0 : -1;
+}
+
+static void sleep_until(double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t };
+
+	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+/*
+ * @n datagrams at @rate per second (paced in tens) from a raw socket, no
+ * socket to hold and nothing to answer; returns those sent. The router's
+ * softirq runs on this CPU, so a NAT slower than @rate slows the sender.
+ */
+static long flood_send(long n, long rate, double limit)
+{
+	int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDP);
+	double t0 = now(), end = t0 + limit;
+	unsigned int port;
+	long i, sent = 0;
+
+	if (raw < 0)
+		die("raw socket");
+	for (i = 0; i < n && now() < end && (port = next_port()); i++) {
+		if (flood_one(raw, port))
+			st.lerr++;
+		else
+			sent++;
+		if (i % 10 == 9)
+			sleep_until(t0 + (i + 1.0) / rate);
+	}
+	close(raw);
+	return sent;
+}
+
+/*
+ * Wait until the router's counters stop moving (a guest may still work
+ * through its input backlog), at most a second; returns when they last
+ * moved, or @done if they had stopped by then.
+ */
+static double settle(struct counts *c, double done)
+{
+	double give_up = now() + 1;
+	long long was;
+
+	read_counts(c);
+	do {
+		was = refused(c) + c->entries;
+		usleep(10000);
+		read_counts(c);
+		if (refused(c) + c->entries != was)
+			done = now();
+	} while (refused(c) + c->entries != was && now() < give_up);
+	return done;
+}
+
+static void step_flood(long n, long rate)
+{
+	struct counts c0, c1;
+	double t0 = now(), fill_secs, send_secs, secs;
+	char mape[256] = "";
+	long sent;
+	int held, i, len = 0;
+
+	reset_stats();
+	fill_set(3 * step_limit + 0.02 * setsize);
+	held = nlive;
+	fill_secs = now() - t0;
+	read_counts(&c0);
+	t0 = now();
+	sent = flood_send(n, rate, 2.0 * n / rate + step_limit);
+	send_secs = now() - t0;
+	secs = settle(&c1, now()) - t0;
+	for (i = 0; i < NMAPE && c0.mape[i] >= 0 && c1.mape[i] >= 0; i++)
+		len += snprintf(mape + len, sizeof(mape) - len, " %s=%lld", mape_keys[i],
+				c1.mape[i] - c0.mape[i]);
+	out("flood", " held=%d occ=%.4f fill_secs=%.4f sent=%ld send_secs=%.4f secs=%.4f"
+	    " refused=%lld rate=%.1f taken=%ld insert_failed=%lld ct_drop=%lld%s",
+	    held, setsize ? (double)held / setsize : 0, fill_secs, sent, send_secs, secs,
+	    refused(&c1) - refused(&c0), secs > 0 ? (refused(&c1) - refused(&c0)) / secs : 0,
+	    c1.entries - c0.entries, c1.ct[0] - c0.ct[0], c1.ct[1] - c0.ct[1], mape);
+}
+
 static long meminfo(const char *key)
 {
 	char line[256];
@@ -931,12 +1140,16 @@ static int run(char **steps, int n)
 			step_level(p, x);
 		else if (sscanf(s, "churn:%ld:%ld%c", &x, &y, &junk) == 2 && setsize > 0)
 			step_churn(x, y);
+		else if (sscanf(s, "flood:%ld:%ld%c", &x, &y, &junk) == 2 && setsize > 0 &&
+			 !proto_tcp && y > 0 && rt_ns >= 0)
+			step_flood(x, y);
 		else
 			goto bad;
 	}
 	return 0;
 bad:
-	fprintf(stderr, "gen: bad step %s (level and churn need -P)\n", steps[i]);
+	fprintf(stderr, "gen: bad step %s (level, churn, flood need -P; flood: UDP, -R)\n",
+		steps[i]);
 	return 2;
 }
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Turn raw benchmark results into bench/results: README.md (tables:
-# medians over the rounds with [min-max], the targets, commands and
-# versions) and one occupancy-KVER.png per kernel (success rate and setup
-# rate against occupancy, the four contenders).
+# medians over the rounds with [min-max]; a ratio of two rates is the
+# median [min-max] of its per-round ratios, each round's two runs being
+# interleaved; the targets, commands and versions) and one
+# occupancy-KVER.png per kernel (success rate and setup rate against
+# occupancy, the four contenders).
 #
 #   bench/report.sh [-o OUTDIR] RAWDIR...
 #
@@ -55,6 +57,28 @@ function sorted(list,   n, i, j, t) {
 	return n
 }
 function smedian(n) { return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2 }
+# paired(tag, a, b): the ratios rv[tag, a, r] / rv[tag, b, r] over the rounds
+# r of kernel K that measured both, as a list. Rounds run every contender
+# in turn (the order rotating), so the two runs of a round share the
+# guest state and the host load of their moment, which a ratio of
+# medians over rounds would not.
+function paired(tag, a, b,   i, r, list) {
+	list = ""
+	for (i = 1; i <= nrnd[K]; i++) {
+		r = rnds[K, i]
+		if (!((tag SUBSEP a SUBSEP r) in rv) || !((tag SUBSEP b SUBSEP r) in rv)) continue
+		if (rv[tag, b, r] <= 0) continue
+		list = list (list == "" ? "" : " ") rv[tag, a, r] / rv[tag, b, r]
+	}
+	return list
+}
+# a list of ratios as "median [min-max]", 3 decimals; "-" when empty
+function rmm(list,   n) {
+	n = sorted(list)
+	if (!n) return "-"
+	if (n == 1) return sprintf("%.3f (1 round)", s[1])
+	return sprintf("%.3f [%.3f-%.3f]", smedian(n), s[1], s[n])
+}
 function median(list,   n) { n = sorted(list); return n ? smedian(n) : "" }
 function lo(list) { return sorted(list) ? s[1] : "" }
 function num(x) {
@@ -116,13 +140,64 @@ function slab_cell(run, cache,   o) {
 	o = median(slab_list(run, cache))
 	return sprintf("%.0f (%.2f)", o * csize[cache], o)
 }
+# one row of the flood table: set S (P), contender c, raw key f
+function flood_row(c, f,   sn) {
+	if (!(f in frate)) {
+		printf "| %d (%s) | %s | not measured | - | - | - | - | - | - |\n", P, S, title[c]
+		return
+	}
+	sn = K SUBSEP S SUBSEP "snat" SUBSEP "udp"
+	printf "| %d (%s) | %s | %s | %s | %s | %s | %s | %s | %s |\n", P, S, title[c], mmm(fheld[f]),
+		mmm(get(fsent, f)), mmm(frate[f]), c == "snat" ? "-" : rmm(paired("flood", f, sn)),
+		pct(fsum_ref[f], fsum_sent[f]) " (" fsum_taken[f] " got a port)",
+		mmm(get(flook, f)), (f in fmemo) ? fmemo[f] " / " fcap[f] : "-"
+}
+# --- refusals under a flood, kernel K ---
+function flood_table(   si, i, f) {
+	print "### New flows refused toward a full destination (flood)"
+	print ""
+	if (!nfs[K]) {
+		print "Not measured (no flood in this run).\n"
+		return
+	}
+	print "UDP. The set held toward one destination (flows opened 32 at a time until P are " \
+	      "held or 64 failed; \"set held\": flows held then), then new-flow datagrams toward " \
+	      "it from a raw socket, each from a port of its own, never answered (count and rate: " \
+	      "commands.txt). Refused: the router counters, mape: exhausted; stock NAT: conntrack " \
+	      "insert_failed (it hands over a port in use and conntrack drops the packet at confirm, " \
+	      "counting it in insert_failed and in drop both, so drop is not added). " \
+	      "Refused/s: refused / time from the first datagram until the counters stopped, " \
+	      "median [min-max]; the router works on the sending vCPU, so a NAT slower than the " \
+	      "flood slows the sender (sent/s). / snat: median [min-max] of the per-round ratios. " \
+	      "Lookups / refused: mape conntrack lookups / exhausted over the flood, median " \
+	      "[min-max] (stock snat has no counter; its search makes up to 128 + 64 + 32 + 16 + 8 " \
+	      "= 248). Memo / budget: mape searches cut short because the destination was found " \
+	      "full less than 50 ms before / the CPU had spent its budget for fruitless searches, " \
+	      "all rounds."
+	print ""
+	print "| P (a/k/psid) | contender | set held | sent / s | refused / s | / snat | refused / sent | lookups / refused | memo / budget |"
+	print "|---|---|---|---|---|---|---|---|---|"
+	for (si = 1; si <= nfs[K]; si++) {
+		S = fsets[K, si]; P = setsize(S)
+		for (i = 1; i <= nc; i++) {
+			f = K SUBSEP S SUBSEP C[i] SUBSEP "udp"
+			# snat and mape always have a row; the others when measured
+			if (f in frate || C[i] == "snat" || C[i] == "mape")
+				flood_row(C[i], f)
+		}
+	}
+	print ""
+}
 
 {
 	k = $1; set = $2; c = $3; proto = $4; round = $5
 	kv($6)
 	name = v["_name"]
 	if (!(k in seen_k)) { seen_k[k] = 1; kernels[++nk] = k }
-	if (name != "tput" && !((k SUBSEP set) in seen_s)) { seen_s[k SUBSEP set] = 1; sets[k, ++ns[k]] = set }
+	if (!((k SUBSEP round) in seen_r)) { seen_r[k SUBSEP round] = 1; rnds[k, ++nrnd[k]] = round }
+	# the flood has sets of its own (and tput only uses the first)
+	if (name != "tput" && name != "flood" && !((k SUBSEP set) in seen_s)) { seen_s[k SUBSEP set] = 1; sets[k, ++ns[k]] = set }
+	if (name == "flood" && !((k SUBSEP set) in seen_fs)) { seen_fs[k SUBSEP set] = 1; fsets[k, ++nfs[k]] = set }
 	if ("P" in v) setP[k SUBSEP set] = v["P"]
 	seen_c[k SUBSEP c] = 1
 	run = k SUBSEP set SUBSEP c SUBSEP proto
@@ -131,8 +206,8 @@ function slab_cell(run, cache,   o) {
 		errs[k] = errs[k] sprintf("%s%s %s %s round %s, %s%s: lerr=%d ctdel_err=%d",
 			errs[k] == "" ? "" : "; ", set, c, proto, round, name,
 			name == "level" ? " " v["pct"] " %" : "", v["lerr"], get(v, "ctdel_err"))
-	if (name == "burst") add(burst, run, v["rate"])
-	if (name == "burst" || name == "util" || name == "level" || name == "churn") {
+	if (name == "burst") { add(burst, run, v["rate"]); rv["burst", run, round] = v["rate"] }
+	if (name == "burst" || name == "util" || name == "level" || name == "churn" || name == "flood") {
 		okc[k, c] += v["ok"]; outc[k, c] += v["outside"]; dupc[k, c] += v["dup"]
 	}
 	if (name == "util" && !after_churn[r]) {
@@ -148,7 +223,7 @@ function slab_cell(run, cache,   o) {
 		l = v["pct"]; lk = run SUBSEP l
 		if (!((k SUBSEP l) in seen_l)) { seen_l[k SUBSEP l] = 1; levels[k, ++nl[k]] = l }
 		latt[lk] += v["attempts"]; lok[lk] += v["ok"]; lslow[lk] += v["slow"]
-		if (v["ok"] > 0) add(lrate, lk, v["rate"])
+		if (v["ok"] > 0) { add(lrate, lk, v["rate"]); rv["level", lk, round] = v["rate"] }
 		add(locc, lk, 100 * v["occ"])
 	}
 	if (name == "churn") {
@@ -181,11 +256,19 @@ function slab_cell(run, cache,   o) {
 			if (x != "_name" && x != "P") mstat[run, x] += v[x]
 		mruns[run] = 1
 	}
-	if (name == "tput") add(tput, k SUBSEP c, v["bps"] / 1e6)
+	if (name == "tput") { add(tput, k SUBSEP c, v["bps"] / 1e6); rv["tput", k SUBSEP c, round] = v["bps"] / 1e6 }
+	if (name == "flood") {
+		add(fheld, run, v["held"]); add(frate, run, v["rate"]); rv["flood", run, round] = v["rate"]
+		if (v["send_secs"] > 0) add(fsent, run, v["sent"] / v["send_secs"])
+		fsum_sent[run] += v["sent"]; fsum_ref[run] += v["refused"]; fsum_taken[run] += v["taken"]
+		if (v["exhausted"] > 0) add(flook, run, v["lookups"] / v["exhausted"])
+		if ("remembered" in v) { fmemo[run] += v["remembered"]; fcap[run] += v["capped"] }
+	}
 }
 
 END {
 	nc = split("snat mape numgen block", C, " ")
+	PAIRED = " (per-round pairs)"
 	title["snat"] = "snat (contiguous)"; title["mape"] = "mape"
 	title["numgen"] = "numgen map"; title["block"] = "per-block nth"
 	for (ki = 1; ki <= nk; ki++) {
@@ -204,6 +287,10 @@ END {
 
 		# --- targets ---
 		print "### Targets for mape"
+		print ""
+		print "A ratio (\"x\") is the median [min-max] of its per-round ratios: each round runs " \
+		      "every contender in turn (the order rotating), and the two runs of a round are a pair; " \
+		      "the verdict takes the median."
 		print ""
 		print "| target | measured | verdict |"
 		print "|---|---|---|"
@@ -227,31 +314,33 @@ END {
 					} else
 						target(t, "not measured", 0)
 					t = S " " pr ": setup rate at low occupancy >= 0.95 x snat"
-					a = median(get(burst, m)); b = median(get(burst, sn))
-					if (a != "" && b > 0)
-						target(t, sprintf("%.3f x", a / b), a / b >= 0.95)
+					l = paired("burst", m, sn)
+					if (l != "")
+						target(t, rmm(l) " x" PAIRED, median(l) >= 0.95)
 					else
 						target(t, "not measured", 0)
 					if (ln != "" && ln >= 95) {
 						t = sprintf("%s %s: setup rate at %s %% >= 0.5 x own at %s %%", S, pr, ln, l1)
-						a = median(get(lrate, m SUBSEP l1)); b = median(get(lrate, m SUBSEP ln))
+						l = paired("level", m SUBSEP ln, m SUBSEP l1)
 						if (!((m SUBSEP l1) in latt) || !((m SUBSEP ln) in latt))
 							target(t, "not measured", 0)
-						else if (a == "")
+						else if (get(lrate, m SUBSEP l1) == "")
 							target(t, "no flow answered at " l1 " %", 0)
-						else if (b == "")
+						else if (get(lrate, m SUBSEP ln) == "")
 							target(t, "no flow answered at " ln " %", 0)
+						else if (l == "")
+							target(t, "no round answered flows at both", 0)
 						else
-							target(t, sprintf("%.3f x", b / a), b / a >= 0.5)
+							target(t, rmm(l) " x" PAIRED, median(l) >= 0.5)
 					} else
 						target(S " " pr ": setup rate at the top level (>= 95 %) >= 0.5 x own at the lowest",
 							"not measured", 0)
 				}
 			}
 			t = "throughput through ip6tnl >= 0.98 x snat"
-			a = median(get(tput, K SUBSEP "mape")); b = median(get(tput, K SUBSEP "snat"))
-			if (a != "" && b > 0)
-				target(t, sprintf("%.3f x", a / b), a / b >= 0.98)
+			l = paired("tput", K SUBSEP "mape", K SUBSEP "snat")
+			if (l != "")
+				target(t, rmm(l) " x" PAIRED, median(l) >= 0.98)
 			else
 				target(t, "not measured", 0)
 			t = "every port seen by the server in the set"
@@ -268,7 +357,8 @@ END {
 		print ""
 		print "Flows per second, median [min-max] over the rounds; " \
 		      "the generator keeps 32 flows in flight and spreads them over several " \
-		      "server ports so that no destination passes 10 % of P; every flow is held open."
+		      "server ports so that no destination passes 10 % of P; every flow is held open. " \
+		      "mape / snat: median [min-max] of the per-round ratios (paired runs)."
 		print ""
 		header("| P (a/k/psid) | proto |", " mape / snat |")
 		for (si = 1; si <= ns[K]; si++) {
@@ -277,9 +367,7 @@ END {
 				pr = pi == 1 ? "udp" : "tcp"
 				printf "| %d (%s) | %s |", setsize(S), S, pr
 				for (i = 1; i <= nc; i++) printf " %s |", mmm(get(burst, K SUBSEP S SUBSEP C[i] SUBSEP pr))
-				a = median(get(burst, K SUBSEP S SUBSEP "mape" SUBSEP pr))
-				b = median(get(burst, K SUBSEP S SUBSEP "snat" SUBSEP pr))
-				print " " (a != "" && b > 0 ? sprintf("%.3f", a / b) : "-") " |"
+				print " " rmm(paired("burst", K SUBSEP S SUBSEP "mape" SUBSEP pr, K SUBSEP S SUBSEP "snat" SUBSEP pr)) " |"
 			}
 		}
 		print ""
@@ -373,6 +461,8 @@ END {
 		}
 		print ""
 
+		flood_table()
+
 		# --- ports ---
 		print "### Ports seen by the server"
 		print ""
@@ -394,15 +484,14 @@ END {
 		print ""
 		if ((K SUBSEP "snat") in tput) {
 			print "iperf3 (TCP, one stream) from a LAN host through a CE that NATs and tunnels IPv4 " \
-			      "in IPv6 to a BR; Mbit/s, median [min-max], contenders alternated each round."
+			      "in IPv6 to a BR; Mbit/s, median [min-max], contenders alternated each round; " \
+			      "/ snat: median [min-max] of the per-round ratios."
 			print ""
 			print "| contender | Mbit/s | / snat |"
 			print "|---|---|---|"
-			b = median(tput[K SUBSEP "snat"])
-			for (i = 1; i <= 2; i++) {
-				t = get(tput, K SUBSEP C[i])
-				printf "| %s | %s | %s |\n", title[C[i]], mmm(t), (t != "" && b > 0) ? sprintf("%.3f", median(t) / b) : "-"
-			}
+			for (i = 1; i <= 2; i++)
+				printf "| %s | %s | %s |\n", title[C[i]], mmm(get(tput, K SUBSEP C[i])),
+					C[i] == "snat" ? "-" : rmm(paired("tput", K SUBSEP C[i], K SUBSEP "snat"))
 		} else
 			print "Not measured (no ip6tnl: a host run)."
 		print ""
