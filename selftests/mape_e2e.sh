@@ -371,6 +371,29 @@ http_fetches() {
 	nat_expect "$ce1" 0 && nat_expect "$ce2" 0 && return $ok
 }
 
+# 500 fetches from lan1 toward ONE host, CONC at once: past P, new
+# connections must take over ports the server holds in TIME_WAIT (nginx
+# closes first). All complete and none clashes at confirm; the server's
+# TIME_WAIT may refuse a taken-over port's SYN by its timestamp check
+# (PAWS: conntrack tracks no timestamps, so the CE cannot tell), the
+# client resets it and its SYN retransmission connects: reported.
+http_one_host() {
+	local t0 p0 r0 c0 d0
+	t0=$(mape_stat "$ce1" takeover) c0=$(ct_stat "$ce1" insert_failed)
+	p0=$(tcp_stat "$inet" TcpExtPAWSEstab) r0=$(tcp_stat "$lan1" TcpExtTCPSynRetrans)
+	ip netns exec "$lan1" ab -q -r -n 500 -c "$1" http://$SRV/ > "$OUT/ab-one" 2>&1
+	ktap_note "takeovers +$(( $(mape_stat "$ce1" takeover) - t0 )), SYNs refused by the" \
+		"server's PAWS +$(( $(tcp_stat "$inet" TcpExtPAWSEstab) - p0 )), SYN" \
+		"retransmissions +$(( $(tcp_stat "$lan1" TcpExtTCPSynRetrans) - r0 ))"
+	ab_ok "$OUT/ab-one" 500 || { grep -hE -A1 '^(Complete|Failed)' "$OUT/ab-one" | sed 's/^/# /'; return 1; }
+	[ "$(ct_stat "$ce1" insert_failed)" = "$c0" ]
+}
+
+# tcp_stat NS NAME: a TCP counter of nstat in NS.
+tcp_stat() {
+	ip netns exec "$1" nstat -saz "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
+}
+
 # DNS-like: one datagram out, one back, 200 clients per LAN at once.
 udp_request_response() {
 	local pids
@@ -647,7 +670,7 @@ module_loop() {
 	done
 }
 
-ktap_plan 21
+ktap_plan 22
 ktap_test "setup" setup "$1"
 [ "$ktap_failed" = 0 ] || { ktap_note "no topology: the other checks cannot run"; exit $KSFT_FAIL; }
 # Half the set at once (at most 200): the other half is for connections
@@ -656,6 +679,7 @@ CONC=$(( $(p PORTS 1) / 2 > 200 ? 200 : $(p PORTS 1) / 2 ))
 ktap_test "ce_ipv6_address_layout_$(p IID 1)" ce_address_layout
 ktap_test "mapecalc_ranges_equal_witness_ranges" mapecalc_ranges_match
 ktap_test "http_501_fetches_per_ce_to_3_hosts_${CONC}_concurrent" http_fetches 501 "$CONC"
+ktap_test "http_500_fetches_to_one_host_${CONC}_concurrent" http_one_host "$CONC"
 ktap_test "udp_request_response_200_per_ce" udp_request_response
 ktap_test "icmp_ping_20_ids_per_ce" pings
 ktap_test "iperf3_bulk_tcp_through_tunnel" iperf_bulk
