@@ -121,5 +121,7 @@ bool mape_proto_has_ports(u8 protonum);
 
 int nft_mape_module_init(void);
 void nft_mape_module_exit(void);
+int xt_mape_module_init(void);
+void xt_mape_module_exit(void);
 
 #endif /* MAPE_H */

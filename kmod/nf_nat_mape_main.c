@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nf_nat_mape: MAP-E (RFC 7597) port-set source NAT for nf_tables.
+ * nf_nat_mape: MAP-E (RFC 7597) port-set source NAT for nf_tables and iptables.
  *
  * Module glue and the per-network-namespace counters. Everything a
  * namespace sees is its own: counters live in net_generic() storage and
@@ -118,8 +118,13 @@ static int __init nf_nat_mape_init(void)
 	err = nft_mape_module_init();
 	if (err)
 		goto err_addr;
+	err = xt_mape_module_init();
+	if (err)
+		goto err_nft;
 	return 0;
 
+err_nft:
+	nft_mape_module_exit();
 err_addr:
 	mape_addr_exit();
 err_pernet:
@@ -129,6 +134,7 @@ err_pernet:
 
 static void __exit nf_nat_mape_exit(void)
 {
+	xt_mape_module_exit();
 	nft_mape_module_exit();
 	mape_addr_exit();
 	unregister_pernet_subsys(&mape_net_ops);
@@ -139,4 +145,4 @@ module_exit(nf_nat_mape_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_VERSION(MAPE_VERSION);
-MODULE_DESCRIPTION("MAP-E (RFC 7597) port-set source NAT for nf_tables");
+MODULE_DESCRIPTION("MAP-E (RFC 7597) port-set source NAT for nf_tables and iptables");

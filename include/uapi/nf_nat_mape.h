@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * The one definition of the nf_tables "mape" expression's netlink
- * attributes, shared by kmod/ (kernel) and nft-expr/ (libnftnl, nftables).
- * Numbers here are ABI: append, never renumber.
+ * attributes and of the xtables target MAPE's payload, shared by kmod/
+ * (kernel), nft-expr/ (libnftnl, nftables) and xtables/ (the iptables
+ * plugin). Numbers and layouts here are ABI: append, never renumber.
  */
 #ifndef _UAPI_NF_NAT_MAPE_H
 #define _UAPI_NF_NAT_MAPE_H
 
 #include <linux/netfilter/nf_nat.h>
+#include <linux/types.h>
 
 #define NFT_MAPE_EXPR_NAME	"mape"
 
@@ -36,5 +38,28 @@ enum nft_mape_attributes {
 #define NFT_MAPE_FLAGS_ALL	(NF_NAT_RANGE_PERSISTENT | \
 				 NF_NAT_RANGE_PROTO_RANDOM | \
 				 NF_NAT_RANGE_PROTO_RANDOM_FULLY)
+
+/*
+ * The xtables target MAPE, revision 0 (iptables -t nat -j MAPE): IPv4 nat
+ * table, POSTROUTING and INPUT. Numbers are u32 for the same reason as
+ * the attributes above; addresses in network order, min <= max (one
+ * address: both the same). The pointer after them is the kernel's own
+ * (userspace leaves it 0 and never sees it filled in: usersize).
+ */
+#define XT_MAPE_NAME		"MAPE"
+
+struct mape_rule;
+
+struct xt_mape_tginfo {
+	__u32	flags;		/* NFT_MAPE_FLAGS_ALL subset */
+	__u32	psid_offset;	/* a: 0..15 */
+	__u32	psid_len;	/* k: 0..16 - a */
+	__u32	psid;		/* psid: 0..2^k - 1 */
+	__be32	addr_min;
+	__be32	addr_max;
+
+	/* used internally by the kernel */
+	struct mape_rule *rule __attribute__((aligned(8)));
+};
 
 #endif /* _UAPI_NF_NAT_MAPE_H */
