@@ -6,12 +6,14 @@
 #   make              build the module for KVER (default: newest headers)
 #   make deps         apt-install everything the build and tests need
 #   make unit         userspace unit tests of the port-set arithmetic
+#   make xt           build/xtables/libxt_MAPE.so, the iptables plugin (-j MAPE)
 #   make selftest-tools  helpers the VM selftests run
 #   make mapecalc     tools/mapecalc, the CE parameter calculator
 #   make nft          build/nft/sbin/nft, an nft that knows snat ...:mape
 #   make bench        the benchmark in the VM, into bench/results/ (bench/README.md)
 #   make check        deps + unit + module for every kernel + VM selftests
-#   make install      the module for KVER into /lib/modules/KVER/updates (DESTDIR=)
+#   make install      the module for KVER into /lib/modules/KVER/updates and
+#                     the iptables plugin into the xtables directory (DESTDIR=)
 #   make uninstall
 #   make dkms-install   register with DKMS: built for every kernel with headers,
 #                       rebuilt on kernel upgrades (needs the dkms package)
@@ -24,10 +26,10 @@ WARN := -Wall -Wextra -Werror
 
 MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h) dkms.conf
 
-.PHONY: all module deps unit selftest-tools mapecalc check demo clean \
+.PHONY: all module xt deps unit selftest-tools mapecalc check demo clean \
 	install uninstall dkms-install dkms-uninstall
 
-all: module
+all: module xt
 
 include nft-expr/nft.mk
 include bench/bench.mk
@@ -37,6 +39,17 @@ module: build/$(KVER)/nf_nat_mape.ko
 build/%/nf_nat_mape.ko: $(MOD_SRCS) scripts/build-module.sh
 	@test -n "$*" || { echo "no kernel headers installed: make deps" >&2; exit 1; }
 	scripts/build-module.sh $*
+
+# The iptables plugin: libxtables-dev's headers; iptables dlopen()s it
+# from its xtables directory (XTABLES_LIBDIR to look elsewhere).
+XT_PLUGIN := build/xtables/libxt_MAPE.so
+XTABLES_DIR ?= $(shell pkg-config --variable=xtlibdir xtables 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/xtables)
+
+xt: $(XT_PLUGIN)
+
+$(XT_PLUGIN): xtables/libxt_MAPE.c include/mape_portset.h include/uapi/nf_nat_mape.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -Iinclude -Iinclude/uapi $< -lxtables -o $@
 
 deps:
 	scripts/deps.sh
@@ -71,13 +84,15 @@ demo:
 MODDIR = $(DESTDIR)/lib/modules/$(KVER)/updates
 
 # depmod only for the running system's tree; a DESTDIR is a package's.
-install: module
+install: module xt
 	install -D -m 644 build/$(KVER)/nf_nat_mape.ko $(MODDIR)/nf_nat_mape.ko
 	$(if $(DESTDIR),,depmod -a $(KVER))
+	install -D -m 644 $(XT_PLUGIN) $(DESTDIR)$(XTABLES_DIR)/libxt_MAPE.so
 
 uninstall:
 	rm -f $(MODDIR)/nf_nat_mape.ko
 	$(if $(DESTDIR),,depmod -a $(KVER))
+	rm -f $(DESTDIR)$(XTABLES_DIR)/libxt_MAPE.so
 
 dkms-install:
 	scripts/dkms.sh install
