@@ -25,7 +25,7 @@
 
 #define EXIT_USAGE 2
 
-enum format { FMT_TEXT, FMT_NFT, FMT_IP, FMT_SHELL, FMT_JSON, FMT_NETWORKD };
+enum format { FMT_TEXT, FMT_NFT, FMT_IPTABLES, FMT_IP, FMT_SHELL, FMT_JSON, FMT_NETWORKD };
 
 struct opts {
 	const char *rules;
@@ -65,7 +65,7 @@ static const char usage[] =
 "  --rfc                  RFC 7597 section 6 layout: default otherwise\n"
 "\n"
 "Output:\n"
-"  -f, --format FMT       text (default), nft, ip, shell, json, networkd\n"
+"  -f, --format FMT       text (default), nft, iptables, ip, shell, json, networkd\n"
 "  --output-dir DIR       where -f networkd writes its two files\n"
 "  --tunnel NAME          tunnel interface name (default mape0)\n"
 "  --wan IF               interface holding the prefix (needed by -f ip)\n"
@@ -75,7 +75,8 @@ static const char usage[] =
 "  -V, --version          version\n"
 "\n"
 "Formats: nft prints a ruleset (snat to ADDR:mape a/k/psid on the tunnel,\n"
-"a TCP MSS clamp, invalid packets dropped); ip prints the ip(8) commands\n"
+"a TCP MSS clamp, invalid packets dropped); iptables the same for\n"
+"iptables-restore (-j MAPE, a whole rules.v4); ip prints the ip(8) commands\n"
 "that set up the tunnel; shell prints MAPE_*='value' lines safe to source;\n"
 "json one object; networkd writes TUNNEL.netdev and TUNNEL.network (the\n"
 "tunnel carries the CE address, the WAN's own files stay as they are).\n"
@@ -118,7 +119,8 @@ static void die_err(const char *err)
 static int parse_format(const char *s, enum format *f)
 {
 	static const struct { const char *name; enum format f; } fmts[] = {
-		{ "text", FMT_TEXT }, { "nft", FMT_NFT }, { "ip", FMT_IP },
+		{ "text", FMT_TEXT }, { "nft", FMT_NFT }, { "iptables", FMT_IPTABLES },
+		{ "ip", FMT_IP },
 		{ "shell", FMT_SHELL }, { "json", FMT_JSON },
 		{ "networkd", FMT_NETWORKD },
 	};
@@ -189,7 +191,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_RFC: set_iid(o, MAPECALC_IID_RFC); break;
 		case 'f':
 			if (parse_format(optarg, &o->format))
-				die("unknown --format '%.40s': want text, nft, ip, shell, json or networkd",
+				die("unknown --format '%.40s': want text, nft, iptables, ip, shell, json or networkd",
 				    optarg);
 			break;
 		case OPT_TUNNEL:
@@ -324,6 +326,7 @@ static void print(const struct opts *o, const struct mapecalc_result *res)
 	switch (o->format) {
 	case FMT_TEXT: mapecalc_print_text(stdout, res, &o->out); break;
 	case FMT_NFT: mapecalc_print_nft(stdout, res, &o->out); break;
+	case FMT_IPTABLES: mapecalc_print_iptables(stdout, res, &o->out); break;
 	case FMT_IP:
 		if (mapecalc_print_ip(stdout, res, &o->out, err))
 			die_err(err);

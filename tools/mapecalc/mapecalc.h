@@ -121,6 +121,8 @@ struct mapecalc_out {
 
 void mapecalc_print_text(FILE *f, const struct mapecalc_result *r,
 			 const struct mapecalc_out *o);
+void mapecalc_print_iptables(FILE *f, const struct mapecalc_result *r,
+			     const struct mapecalc_out *o);
 void mapecalc_print_nft(FILE *f, const struct mapecalc_result *r,
 			const struct mapecalc_out *o);
 int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,

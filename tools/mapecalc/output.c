@@ -244,6 +244,44 @@ static void print_guard(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "tc filter add dev %s egress pref 2 matchall action drop\n", o->tunnel);
 }
 
+/*
+ * The same ruleset as -f nft for iptables-restore (stock iptables with
+ * the MAPE plugin): a whole file of the three tables it uses, as
+ * netfilter-persistent keeps in /etc/iptables/rules.v4. iptables-restore
+ * replaces the tables it names; merge into an existing file by hand.
+ */
+void mapecalc_print_iptables(FILE *f, const struct mapecalc_result *r,
+			     const struct mapecalc_out *o)
+{
+	struct addrs s;
+
+	fill_addrs(r, &s);
+	print_header(f, r, &s);
+	if (r->shared)
+		fprintf(f, "# %s PSID %u (0x%x), %u ports; needs nf_nat_mape and its iptables plugin\n",
+			s.ip4, r->psid, r->psid, r->ps.size);
+	else
+		fprintf(f, "# %s/%u not shared: plain SNAT, all ports\n", s.ip4, r->ip4_len);
+	fprintf(f, "*mangle\n"
+		":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+		":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+		"-A FORWARD -o %s -m conntrack --ctstate INVALID -j DROP\n"
+		"-A FORWARD -o %s -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n"
+		"COMMIT\n"
+		"*nat\n"
+		":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+		":POSTROUTING ACCEPT [0:0]\n", o->tunnel, o->tunnel);
+	if (r->shared)
+		fprintf(f, "-A POSTROUTING -o %s -j MAPE --to-source %s --psid %u/%u/%u\n",
+			o->tunnel, s.ip4, r->ps.offset, r->ps.psid_len, r->psid);
+	else if (r->ip4_len < 32)
+		fprintf(f, "-A POSTROUTING -o %s -j SNAT --to-source %s-%s\n",
+			o->tunnel, s.ip4, s.ip4_last);
+	else
+		fprintf(f, "-A POSTROUTING -o %s -j SNAT --to-source %s\n", o->tunnel, s.ip4);
+	fprintf(f, "COMMIT\n");
+}
+
 int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 		      const struct mapecalc_out *o, char *err)
 {

@@ -326,6 +326,31 @@ check "ip: the commands (MTU from --link-mtu)" eval \
 	'grep -v "^#" "$TMP/out" | diff "$TMP/ip.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
 check "ip: sh -n accepts it" sh -n "$TMP/out"
 
+# The same ruleset for iptables-restore: a whole rules.v4 of two tables.
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f iptables --tunnel wan6
+cat > "$TMP/ipt.want" <<'EOF'
+*mangle
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A FORWARD -o wan6 -m conntrack --ctstate INVALID -j DROP
+-A FORWARD -o wan6 -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -o wan6 -j MAPE --to-source 153.240.72.209 --psid 6/6/22
+COMMIT
+EOF
+check "iptables: the rules.v4 (MAPE on the tunnel, MSS clamp, invalid drop)" eval \
+	'grep -v "^#" "$TMP/out" | diff "$TMP/ipt.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
+run $RFC_RULE 2001:db8:0012:3400::/56 -f iptables --ea-len 8
+check "iptables: an unshared address gets plain SNAT" has "-A POSTROUTING -o mape0 -j SNAT --to-source 192.0.2.18"
+
 # The same tunnel as systemd-networkd files (the VM test brings it up).
 mkdir -p "$TMP/nd"
 run 2400:4050:1234:5600::/56 --rules "$TABLE" -f networkd --output-dir "$TMP/nd" --link-mtu 1454
