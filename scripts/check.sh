@@ -44,6 +44,17 @@ rc=$?
 cat "$LOG/tools.log"
 verdict "selftest tools and the bench generator build (mape_rule, flows, gen)" $rc
 
+section "iptables plugin"
+make -s xt > "$LOG/xt-build.log" 2>&1
+rc=$?
+cat "$LOG/xt-build.log"
+verdict "the iptables plugin libxt_MAPE.so builds without warnings" $rc
+tests/xt/run.sh > "$LOG/xt.log" 2>&1
+rc=$?
+grep -v ' passed, ' "$LOG/xt.log"
+tally "$LOG/xt.log" "" || rc=0
+[ "$rc" = 0 ] || not_ok "plugin tests exited with $rc"
+
 section "mapecalc"
 make -s -C tools/mapecalc check > "$LOG/mapecalc.log" 2>&1
 rc=$?

@@ -12,14 +12,7 @@ FLOWS=$MAPE_ROOT/build/tools/flows
 RULE=$MAPE_ROOT/build/tools/mape_rule
 NAT_ADDR=198.51.100.1
 SERVER=198.51.100.2
-OUT=$(mktemp -d)
-
-cleanup() {
-	jobs -p | xargs -r kill 2>/dev/null
-	ns_cleanup
-	rm -rf "$OUT"
-}
-trap cleanup EXIT
+test_workdir
 
 from_dkms() {
 	local path

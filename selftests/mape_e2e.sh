@@ -10,10 +10,12 @@
 #  lan2 192.168.1.2 -- ce2 ==mape0=================/   (HTTP, iperf3, UDP)
 #
 # Each CE is configured with what mapecalc prints for its delegated prefix,
-# both of the documented ways: ce1 by systemd-networkd running the files
-# of -f networkd, ce2 by the ip(8) commands of -f ip; both load the ruleset
-# of -f nft (see ce_rules), and ce1 gets port forwards. Both CEs get the
-# same IPv4 address with PSIDs p1 and p2.
+# each of the documented ways: ce1's tunnel by systemd-networkd running the
+# files of -f networkd and its NAT by Debian's iptables-restore loading
+# -f iptables (the MAPE target), ce2's tunnel by the ip(8) commands of
+# -f ip (with the egress guard) and its NAT from -f nft (the mape
+# expression); ce1 also gets port forwards, in nft. Both CEs get the same
+# IPv4 address with PSIDs p1 and p2.
 #
 # The BR has one ip6tnl per CE. It routes IPv4 replies for the shared
 # address to the CE whose port set holds the destination port (fwmark from
@@ -247,12 +249,21 @@ fwd_ports() {
 	FWD_NOBODY=$(set_ranges $a $k $other | cut -d- -f1)
 }
 
-# The CE ruleset is mapecalc's (-f nft), loaded by the stock nft without
-# its "snat to ...:mape" line, whose place mape_on takes, so the test needs
-# no patched nft.
+# ce1's ruleset is mapecalc's -f iptables, restored by Debian's
+# iptables-restore as netfilter-persistent would; ce2's is -f nft, loaded
+# by the stock nft without its "snat to ...:mape" line, whose place
+# mape_on takes, so the test needs no patched nft.
 ce_rules() {
 	local n=$1 ce
 	eval "ce=\$ce$n"
+	if [ "$n" = 1 ]; then
+		# shellcheck disable=SC2086
+		"$MAPECALC" -f iptables $CALC "$(p PREFIX 1)" > "$OUT/ce1.rules.v4" &&
+		grep -q -- '-j MAPE ' "$OUT/ce1.rules.v4" &&
+		ip netns exec "$ce" iptables-restore < "$OUT/ce1.rules.v4" &&
+		ip netns exec "$ce" iptables -t nat -I POSTROUTING 1 -p udp --dport 9 -j ACCEPT
+		return
+	fi
 	# shellcheck disable=SC2086
 	"$MAPECALC" -f nft $CALC "$(p PREFIX $n)" > "$OUT/ce$n.mapecalc.nft" &&
 	mape_stock_ruleset "$ce" "$OUT/ce$n.mapecalc.nft" && mape_on $n
@@ -275,18 +286,25 @@ ce1_forwards() {
 	wait_listen "$lan1" t 8080
 }
 
-# mape_off: ce1's postrouting chain without mapecalc's snat line.
+# mape_off: ce1's nat POSTROUTING chain empty (iptables).
 mape_off() {
-	ip netns exec "$ce1" nft flush chain ip mape postrouting
+	ip netns exec "$ce1" iptables -t nat -F POSTROUTING
 }
 
-# mape_on N: what replaces mapecalc's line "oifname mape0 snat to ...:mape"
-# in CE N's empty postrouting chain: other interfaces, and udp/9 on
-# purpose (br_witness_counts), are left alone; the rest gets the mape
+# mape_on N: CE N's translation back in an empty chain. udp/9 is left
+# untranslated on purpose (br_witness_counts). ce1: mapecalc's MAPE line,
+# by iptables; ce2: what replaces mapecalc's line "oifname mape0 snat to
+# ...:mape": other interfaces are left alone, the rest gets the mape
 # expression, appended by netlink.
 mape_on() {
 	local ce
 	eval "ce=\$ce$1"
+	if [ "$1" = 1 ]; then
+		ip netns exec "$ce" iptables -t nat -A POSTROUTING -p udp --dport 9 -j ACCEPT &&
+		ip netns exec "$ce" iptables -t nat -A POSTROUTING \
+			$(grep -o -- '-o mape0 -j MAPE .*' "$OUT/ce1.rules.v4")
+		return
+	fi
 	ip netns exec "$ce" nft add rule ip mape postrouting udp dport 9 accept &&
 	mape_snat_netlink "$ce" "$(p IPV4 "$1")" \
 		"$(p PSID_OFFSET "$1")" "$(p PSID_LEN "$1")" "$(p PSID "$1")"
@@ -646,22 +664,11 @@ netns_deleted_live() {
 	! ip netns list | grep -q "$ce2"
 }
 
-# rmmod_retry: a deleted netns releases its rules asynchronously.
-rmmod_retry() {
-	local i
-	for i in $(seq 1 50); do
-		modprobe -r nf_nat_mape 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "# nf_nat_mape stays in use"
-	return 1
-}
-
 # Ten rounds of: rule out, module out, module in, rule in, a burst.
 module_loop() {
 	local round
 	for round in $(seq 1 10); do
-		mape_off && rmmod_retry && modprobe nf_nat_mape && mape_on 1 ||
+		mape_off && mape_unload && modprobe nf_nat_mape && mape_on 1 ||
 			{ echo "# round $round: rule or module"; return 1; }
 		ip netns exec "$lan1" "$FLOWS" run udp 203.0.113.$((2 + round % 3)) 5100 \
 			open:20 > "$OUT/burst"

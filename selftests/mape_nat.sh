@@ -16,10 +16,7 @@ NAT_ADDR=198.51.100.1
 SERVER=198.51.100.2
 RULE=$MAPE_ROOT/build/tools/mape_rule
 FLOWS=$MAPE_ROOT/build/tools/flows
-OUT=$(mktemp -d)
-
-cleanup() { ns_cleanup; rm -rf "$OUT"; }
-trap cleanup EXIT
+test_workdir
 
 # Servers: one destination (protocol, port) per case, so that the cases'
 # flows never share a destination; the server's conntrack is on, for the
@@ -56,17 +53,6 @@ setup() {
 set_rule() {
 	ip netns exec "$router" nft flush chain ip nat post &&
 	ip netns exec "$router" "$RULE" nat post $NAT_ADDR "$@"
-}
-
-# run_flows NAME PROTO PORT STEP...: flows from the client, output kept;
-# the status is flows' own (0: every flow answered).
-run_flows() {
-	local name=$1 proto=$2 port=$3 rc
-	shift 3
-	ip netns exec "$client" "$FLOWS" run "$proto" $SERVER "$port" "$@" > "$OUT/$name"
-	rc=$?
-	grep -v '^seen' "$OUT/$name" | sed 's/^/# /'
-	return $rc
 }
 
 stat() { mape_stat "$router" "$1"; }

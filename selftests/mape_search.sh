@@ -20,14 +20,7 @@ ELSEWHERE=198.51.100.9		# no host: only DNATs make it the server
 RULE=$MAPE_ROOT/build/tools/mape_rule
 FLOWS=$MAPE_ROOT/build/tools/flows
 CT_FREE=$MAPE_ROOT/build/tools/ct_free
-OUT=$(mktemp -d)
-
-cleanup() {
-	jobs -p | xargs -r kill 2>/dev/null
-	ns_cleanup
-	rm -rf "$OUT"
-}
-trap cleanup EXIT
+test_workdir
 
 # One destination (UDP port) per case, so that no case sees another's flows.
 UDP_PORTS=$(seq 5360 5379)

@@ -7,6 +7,7 @@
 cd "$(dirname "$0")" || exit 1
 # SCRIPT:ARG runs SCRIPT with one argument (the end-to-end scenarios).
 tests="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_search.sh mape_netns.sh nft_mape.sh
+       xt_mape.sh:legacy xt_mape.sh:nft
        mape_e2e.sh:v6plus mape_e2e.sh:ocn mape_e2e.sh:rfc"
 
 set -- $tests

@@ -12,6 +12,13 @@
  * Exit status: 0 when the kernel accepted the rule, else the errno it
  * answered (EINVAL 22, ERANGE 34, EOPNOTSUPP 95...).
  *
+ *   mape_rule -x TABLE CHAIN ADDR[-ADDR] A K PSID [FLAGS]
+ *
+ * adds the xtables target MAPE instead, as iptables-nft does (an
+ * nft_compat "target" expression with struct xt_mape_tginfo), every field
+ * as given, so tests can reach the target's checkentry with payloads
+ * iptables would refuse to send (a reversed range, a PSID too big...).
+ *
  *   mape_rule -l [-f FAMILY] TABLE CHAIN
  *
  * prints each rule of CHAIN that holds a mape expression as the kernel
@@ -24,6 +31,8 @@
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
+#include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <stdint.h>
@@ -349,6 +358,31 @@ static void print_rule(const struct nlmsghdr *h)
 	}
 }
 
+/* The compat "target" expression iptables-nft would send for -j MAPE. */
+static void expr_xt_mape(struct msg *m, uint32_t lo, uint32_t hi, char **arg, int nargs)
+{
+	struct xt_mape_tginfo info = {
+		.addr_min = lo,
+		.addr_max = hi,
+		.psid_offset = parse_u32(arg[0]),
+		.psid_len = parse_u32(arg[1]),
+		.psid = parse_u32(arg[2]),
+		.flags = nargs > 3 ? parse_u32(arg[3]) : 0,
+	};
+	char buf[XT_ALIGN(sizeof(info))] = { 0 };
+	struct nlattr *e, *d;
+
+	memcpy(buf, &info, sizeof(info));
+	e = nest_start(m, NFTA_LIST_ELEM);
+	attr(m, NFTA_EXPR_NAME, "target", sizeof("target"));
+	d = nest_start(m, NFTA_EXPR_DATA);
+	attr(m, NFTA_TARGET_NAME, XT_MAPE_NAME, sizeof(XT_MAPE_NAME));
+	attr_be32(m, NFTA_TARGET_REV, 0);
+	attr(m, NFTA_TARGET_INFO, buf, sizeof(buf));
+	nest_end(m, d);
+	nest_end(m, e);
+}
+
 /* Dump CHAIN's rules; 0, or the errno the kernel answered. */
 static int list_rules(int family, const char *table, const char *chain)
 {
@@ -395,12 +429,15 @@ int main(int argc, char **argv)
 	struct nlmsghdr *h;
 	uint32_t lo, hi;
 	char *dash;
-	int family = NFPROTO_IPV4, opt, t, err, list = 0;
+	int family = NFPROTO_IPV4, opt, t, err, list = 0, xt = 0;
 
-	while ((opt = getopt(argc, argv, "lf:o:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "lxf:o:s:")) != -1) {
 		switch (opt) {
 		case 'l':
 			list = 1;
+			break;
+		case 'x':
+			xt = 1;
 			break;
 		case 'f':
 			family = parse_family(optarg);
@@ -417,7 +454,7 @@ int main(int argc, char **argv)
 			override[t] = parse_u32(optarg + strlen(optarg) + 1);
 			break;
 		default:
-			die("usage: mape_rule [-f FAMILY] [-o ATTR] [-s ATTR=VAL] TABLE CHAIN ADDR[-ADDR] A K PSID [FLAGS]");
+			die("usage: mape_rule [-x | [-f FAMILY] [-o ATTR] [-s ATTR=VAL]] TABLE CHAIN ADDR[-ADDR] A K PSID [FLAGS]");
 		}
 	}
 	if (list) {
@@ -429,7 +466,7 @@ int main(int argc, char **argv)
 		return err;
 	}
 	if (argc - optind < 6)
-		die("usage: mape_rule [-f FAMILY] [-o ATTR] [-s ATTR=VAL] TABLE CHAIN ADDR[-ADDR] A K PSID [FLAGS]");
+		die("usage: mape_rule [-x | [-f FAMILY] [-o ATTR] [-s ATTR=VAL]] TABLE CHAIN ADDR[-ADDR] A K PSID [FLAGS]");
 
 	dash = strchr(argv[optind + 2], '-');
 	if (dash)
@@ -437,6 +474,8 @@ int main(int argc, char **argv)
 	if (inet_pton(AF_INET, argv[optind + 2], &lo) != 1 ||
 	    (dash && inet_pton(AF_INET, dash + 1, &hi) != 1))
 		die("bad address");
+	if (!dash)
+		hi = lo;
 
 	h = msg_start(&m, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES, 1);
 	msg_end(&m, h);
@@ -445,6 +484,10 @@ int main(int argc, char **argv)
 	attr(&m, NFTA_RULE_TABLE, argv[optind], strlen(argv[optind]) + 1);
 	attr(&m, NFTA_RULE_CHAIN, argv[optind + 1], strlen(argv[optind + 1]) + 1);
 	exprs = nest_start(&m, NFTA_RULE_EXPRESSIONS);
+	if (xt) {
+		expr_xt_mape(&m, lo, hi, argv + optind + 3, argc - optind - 3);
+		goto done;
+	}
 	expr_immediate(&m, NFT_REG32_00, lo);
 	if (dash)
 		expr_immediate(&m, NFT_REG32_01, hi);
@@ -463,6 +506,7 @@ int main(int argc, char **argv)
 		attr_be32(&m, NFTA_MAPE_MAX + 1, override[NFTA_MAPE_MAX + 1]);
 	nest_end(&m, d);
 	nest_end(&m, e);
+done:
 	nest_end(&m, exprs);
 	msg_end(&m, h);
 	h = msg_start(&m, NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NFNL_SUBSYS_NFTABLES, 3);
