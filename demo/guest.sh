@@ -6,19 +6,18 @@
 # connection was answered from a port inside the set.
 #
 #   lan 192.168.1.2 -- ce ==mape0 (IPv4 in IPv6)== br -- server 203.0.113.2
-#                      snat to IPV4:mape a/k/psid      drops ports outside the set
+#                      -j MAPE --psid a/k/psid         drops ports outside the set
 #
-# The CE is set up exactly as README says: the ip commands and the ruleset
-# mapecalc prints for the delegated prefix. The BR's set comes from
-# set_ranges (awk), not from the module's code.
+# The CE is set up exactly as README says: the ip commands and the
+# iptables ruleset mapecalc prints for the delegated prefix, loaded by
+# Debian's own iptables-restore with the plugin installed. The BR's set
+# comes from set_ranges (awk), not from the module's code.
 #
 #   demo/guest.sh [MAPECALC-OPTION...] PREFIX
 . "$(dirname "$0")/../selftests/lib.sh"
 
 FLOWS=$MAPE_ROOT/build/tools/flows
-RULE=$MAPE_ROOT/build/tools/mape_rule
 MAPECALC=$MAPE_ROOT/tools/mapecalc/mapecalc
-PNFT=$MAPE_ROOT/build/nft/sbin/nft	# the patched nft, when make nft could build it
 SRV=203.0.113.2
 LAN_HOST=192.168.1.2
 OUT=$(mktemp -d)
@@ -34,10 +33,6 @@ eval "$vars"
 A=$MAPE_PSID_OFFSET K=$MAPE_PSID_LEN PSID=$MAPE_PSID
 N_TCP=$((MAPE_PORTS < 150 ? MAPE_PORTS : 150))
 N_UDP=$((MAPE_PORTS < 200 ? MAPE_PORTS : 200))
-
-NFT=""
-"$PNFT" --version > /dev/null 2>&1 && NFT=$PNFT
-ce_nft() { ip netns exec "$ce" "${NFT:-nft}" "$@"; }
 
 # The BR decapsulates, routes replies for the CE's address back into the
 # tunnel, and drops (and counts) what leaves the CE from another port.
@@ -70,7 +65,7 @@ servers() {
 	wait_listen "$inet" t 8080 && wait_listen "$inet" t 8081 && wait_listen "$inet" u 5000
 }
 
-# README's recipe: mapecalc -f ip, then mapecalc -f nft.
+# README's recipe: mapecalc -f ip, then mapecalc -f iptables.
 ce_setup() {
 	ns_create ce && ns_create lan || return 1
 	veth_link "$lan" eth0 $LAN_HOST/24 "$ce" lan0 192.168.1.1/24 &&
@@ -78,20 +73,13 @@ ce_setup() {
 	mape_wan_link "$ce" "$br" ce &&
 	"$MAPECALC" -f ip --wan wan0 "$@" > "$OUT/tunnel.sh" &&
 	ip netns exec "$ce" sh -e "$OUT/tunnel.sh" &&
-	"$MAPECALC" -f nft "$@" > "$OUT/mape.nft" &&
+	"$MAPECALC" -f iptables "$@" > "$OUT/rules.v4" &&
 	mape_br_tunnel "$br" tun ce "$MAPE_CE" "$MAPE_BR" "$MAPE_IPV4" "$MAPE_MTU"
 }
 
-# With the patched nft the ruleset loads as mapecalc wrote it. Debian's
-# nft does not know "snat to ...:mape", so then the same rule is added by
-# netlink (build/tools/mape_rule) in the place of mapecalc's line.
+# Debian's iptables-restore, as netfilter-persistent loads rules.v4.
 ce_rules() {
-	if [ -n "$NFT" ]; then
-		ce_nft -f "$OUT/mape.nft"
-	else
-		mape_stock_ruleset "$ce" "$OUT/mape.nft" &&
-		mape_snat_netlink "$ce" "$MAPE_IPV4" $A $K $PSID
-	fi
+	ip netns exec "$ce" iptables-restore < "$OUT/rules.v4"
 }
 
 # 300 TCP connections over two server ports and 200 UDP flows, all open
@@ -151,16 +139,10 @@ report() {
 	CE          IPv4 $MAPE_IPV4, PSID $PSID, a/k = $A/$K: $MAPE_PORTS ports
 	Port set    $MAPE_PORT_RANGES
 
-	The rule, as nft list shows it:
-	$(ce_nft list chain ip mape postrouting | sed 's/^/    /')
-	REPORT
-	[ -n "$NFT" ] || cat <<-REPORT
-	    Debian's nft leaves out a rule whose expression it does not know (the
-	    patched one, make nft, prints it). The kernel's dump of the chain,
-	    read by build/tools/mape_rule -l mape postrouting:
-	$(ip netns exec "$ce" "$RULE" -l mape postrouting | sed 's/^/        /')
-	REPORT
-	cat <<-REPORT
+	The rule, as Debian's iptables -t nat -S POSTROUTING shows it:
+	$(ip netns exec "$ce" iptables -t nat -S POSTROUTING | grep -- '^-A ' | sed 's/^/    /')
+	and as Debian's nft list table ip nat shows it (iptables' nft backend):
+	$(ip netns exec "$ce" nft list table ip nat | grep snat | sed 's/^[[:space:]]*/    /')
 
 	Traffic from the LAN host $LAN_HOST to $SRV, all open at once:
 	    TCP   $((2 * N_TCP)) connections to ports 8080 and 8081: $(answered "$OUT"/tcp1 "$OUT"/tcp2)
@@ -179,7 +161,7 @@ report() {
 		[ "$(echo "$ports" | wc -l)" = $((2 * N_TCP + N_UDP)) ]
 }
 
-mape_install_module && modprobe nf_nat_mape || die "cannot load nf_nat_mape"
+mape_install_module && mape_install_plugin || die "cannot install nf_nat_mape and its plugin"
 br_setup || die "BR setup failed"
 servers || die "servers did not start"
 ce_setup "$@" || die "CE setup failed"

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # make demo: from a fresh Debian 12 machine to a MAP-E CE at work. Installs
-# what is missing (apt, as root; scripts/deps.sh --demo: compiler, QEMU,
-# busybox, nft, conntrack, kernel image and headers), builds the module and
-# the tools, boots the newest kernel that has headers in QEMU and runs
+# what is missing (apt, as root; scripts/deps.sh --demo: compiler,
+# libxtables-dev, QEMU, busybox, nft, iptables, conntrack, kernel image and
+# headers), builds the module, the iptables plugin and the tools, boots the newest kernel that has headers in QEMU and runs
 # demo/guest.sh there:
 # a CE, an emulated BR and a server, a few hundred connections, and a
 # report of the ports they used. Exit status 0 when every flow was answered
@@ -33,10 +33,8 @@ scripts/deps.sh --demo > "$LOG/deps.log" 2>&1 || { tail "$LOG/deps.log"; exit 1;
 kver=$(scripts/kernels.sh newest)
 [ -n "$kver" ] || { step "no kernel headers after make deps"; exit 1; }
 step "building the module for $kver and the tools"
-make -s module KVER="$kver" selftest-tools mapecalc > "$LOG/build.log" 2>&1 ||
+make -s module KVER="$kver" xt selftest-tools mapecalc > "$LOG/build.log" 2>&1 ||
 	{ tail -20 "$LOG/build.log"; exit 1; }
-[ -x build/nft/sbin/nft ] ||
-	step "no patched nft (make nft): the rule is added by netlink instead"
 tools/mapecalc/mapecalc "$@" > /dev/null || exit 1
 
 step "booting $kver in QEMU"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Install what building and testing need on Debian 12, skipping what is
-# present: toolchain, cmocka, QEMU, busybox, and for the tests nft, socat,
+# present: toolchain, cmocka, libxtables-dev (the iptables plugin), QEMU,
+# busybox, and for the tests nft, iptables, netfilter-persistent, socat,
 # iperf3, ab and nginx; dkms; and the kernels the module is built and booted for:
 #   6.1   linux-image-amd64 + headers (Debian 12's own series)
 #   6.12  the newest linux-image-6.12.*+deb12-amd64 + headers
@@ -12,15 +13,16 @@
 #                    kernel it installs (this may be the user's router)
 set -euo pipefail
 
-base="gcc make libc6-dev libcmocka-dev qemu-system-x86 busybox-static nftables
-      socat iproute2 iputils-ping procps conntrack kmod cpio xz-utils zstd
-      iperf3 apache2-utils nginx dkms
+base="gcc make libc6-dev libcmocka-dev libxtables-dev pkg-config
+      qemu-system-x86 busybox-static nftables iptables netfilter-persistent
+      iptables-persistent socat iproute2 iputils-ping procps conntrack kmod
+      cpio xz-utils zstd iperf3 apache2-utils nginx dkms
       linux-image-amd64 linux-headers-amd64"
 old61=linux-headers-6.1.0-50-amd64
 
-demo="gcc make libc6-dev qemu-system-x86 busybox-static nftables iproute2
-      iputils-ping procps conntrack kmod cpio xz-utils zstd
-      linux-image-amd64 linux-headers-amd64"
+demo="gcc make libc6-dev libxtables-dev pkg-config qemu-system-x86
+      busybox-static nftables iptables iproute2 iputils-ping procps conntrack
+      kmod cpio xz-utils zstd linux-image-amd64 linux-headers-amd64"
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 have612() { compgen -G '/lib/modules/6.12.*-amd64/build/Makefile' > /dev/null &&
