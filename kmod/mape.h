@@ -62,14 +62,15 @@ bool mape_net_has_rules(const struct net *net);
 int mape_addr_init(void);
 void mape_addr_exit(void);
 
-/* A destination a full walk found without a free port, until when. */
-struct mape_memo_slot {
-	u32 key;
-	u32 until;		/* jiffies, low 32 bits; 0: empty */
-};
+/*
+ * A destination a full walk found without a free port, and until when:
+ * the memo key in the high 32 bits, jiffies (low 32 bits) in the low, so
+ * that one READ_ONCE sees a slot whole. 0: empty.
+ */
+typedef u64 mape_memo_slot_t;
 
 struct mape_budget {
-	unsigned long window_end;	/* jiffies */
+	unsigned long window_start;	/* jiffies */
 	u32 spent;
 };
 
@@ -81,7 +82,7 @@ struct mape_budget {
 struct mape_rule {
 	struct mape_portset ps;
 	u32 flags;				/* NF_NAT_RANGE_* subset */
-	struct mape_memo_slot *memo;		/* MAPE_MEMO_SLOTS */
+	mape_memo_slot_t *memo;			/* MAPE_MEMO_SLOTS */
 	struct mape_budget __percpu *budget;
 };
 

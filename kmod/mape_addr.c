@@ -28,14 +28,23 @@ struct mape_addr_work {
 	int ifindex;
 };
 
+/*
+ * Each removal walks the whole conntrack table, shared by all namespaces:
+ * a flush of thousands of addresses (possible in a user namespace) must
+ * not queue thousands of walks. Beyond this many in flight, the flows of
+ * a removed address just time out, as masquerade's do.
+ */
+#define MAPE_ADDR_MAX_WORK	16
+
 static struct workqueue_struct *mape_addr_wq;
+static atomic_t mape_addr_inflight = ATOMIC_INIT(0);
 
 static int mape_addr_match(struct nf_conn *ct, void *data)
 {
 	const struct mape_addr_work *w = data;
 	const struct nf_conn_nat *nat = nfct_nat(ct);
 
-	return nat && nat->masq_index == w->ifindex &&
+	return nat && nf_ct_l3num(ct) == NFPROTO_IPV4 && nat->masq_index == w->ifindex &&
 	       ct->tuplehash[IP_CT_DIR_REPLY].tuple.dst.u3.ip == w->addr;
 }
 
@@ -47,6 +56,7 @@ static void mape_addr_cleanup(struct work_struct *work)
 	nf_ct_iterate_cleanup_net(mape_addr_match, &d);
 	put_net(w->net);
 	kfree(w);
+	atomic_dec(&mape_addr_inflight);
 }
 
 /* Called with RTNL held; the walk over conntrack may sleep: deferred. */
@@ -59,19 +69,25 @@ static int mape_inet_event(struct notifier_block *nb, unsigned long event, void 
 
 	if (event != NETDEV_DOWN || !mape_net_has_rules(dev_net(dev)))
 		return NOTIFY_DONE;
+	if (atomic_inc_return(&mape_addr_inflight) > MAPE_ADDR_MAX_WORK)
+		goto skip;
 	net = maybe_get_net(dev_net(dev));
 	if (!net)			/* going away, and its flows with it */
-		return NOTIFY_DONE;
+		goto skip;
 	w = kzalloc(sizeof(*w), GFP_KERNEL);
 	if (!w) {			/* the flows time out instead */
 		put_net(net);
-		return NOTIFY_DONE;
+		goto skip;
 	}
 	INIT_WORK(&w->work, mape_addr_cleanup);
 	w->net = net;
 	w->addr = ifa->ifa_local;
 	w->ifindex = dev->ifindex;
 	queue_work(mape_addr_wq, &w->work);
+	return NOTIFY_DONE;
+
+skip:
+	atomic_dec(&mape_addr_inflight);
 	return NOTIFY_DONE;
 }
 
@@ -83,7 +99,7 @@ int mape_addr_init(void)
 {
 	int err;
 
-	mape_addr_wq = alloc_workqueue("nf_nat_mape", WQ_UNBOUND, 0);
+	mape_addr_wq = alloc_ordered_workqueue("nf_nat_mape", 0);
 	if (!mape_addr_wq)
 		return -ENOMEM;
 	err = register_inetaddr_notifier(&mape_inet_notifier);

@@ -86,9 +86,15 @@ static void mape_count_search(const struct net *net, const struct mape_search *s
 
 /*
  * Hand the choice to the NAT core; count it only once it took. The flow
- * is tied to the interface it leaves by, as masquerade ties its flows, so
- * that it is dropped when that interface loses the address (mape_addr.c):
- * after a prefix change no flow keeps an old address and port set.
+ * is tied to the interface it leaves by (masq_index), as masquerade ties
+ * its flows, so that it is dropped when that interface loses the address
+ * (mape_addr.c): after a prefix change no flow keeps an old address and
+ * port set. The NAT core then treats it as masquerade's in two more ways,
+ * both wanted here: a packet of the flow leaving by another interface
+ * (a route change, a fallback) drops the flow, whose address and ports
+ * mean nothing there; and while masquerade is loaded, its notifiers drop
+ * the flow when the tunnel goes down (and, when nft_masq or xt_MASQUERADE
+ * is unloaded, which replays that event for every device, all of them).
  */
 static unsigned int mape_setup(struct nf_conn *ct, const struct net_device *out,
 			       const struct nf_nat_range2 *range,

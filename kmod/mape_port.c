@@ -133,35 +133,46 @@ static u32 mape_memo_key(const struct mape_search *s)
 	static u32 seed __read_mostly;
 	const struct nf_conntrack_tuple *t = &s->tuple;
 
+	u32 zone = nf_ct_zone_id(nf_ct_zone(s->ct), IP_CT_DIR_ORIGINAL);
+
 	net_get_random_once(&seed, sizeof(seed));
-	return jhash_3words((__force u32)t->dst.u3.ip,
-			    (__force u32)t->src.u3.ip ^ nf_ct_zone_id(nf_ct_zone(s->ct), IP_CT_DIR_ORIGINAL),
+	return jhash_3words((__force u32)t->dst.u3.ip, (__force u32)t->src.u3.ip ^ zone,
 			    (u32)(__force u16)t->dst.u.all << 8 | t->dst.protonum, seed);
 }
 
+/*
+ * Remembered full until the slot's time, and for at most the TTL from
+ * now: a slot left alone for 2^31 jiffies must not come back to life
+ * when the 32-bit time wraps around.
+ */
 static bool mape_memo_full(const struct mape_search *s, u32 key)
 {
-	const struct mape_memo_slot *m = &s->rule->memo[key % MAPE_MEMO_SLOTS];
-	u32 until = READ_ONCE(m->until);
+	u64 slot = READ_ONCE(s->rule->memo[key % MAPE_MEMO_SLOTS]);
+	u32 left = (u32)slot - (u32)jiffies;
 
-	return until && READ_ONCE(m->key) == key && (s32)(until - (u32)jiffies) > 0;
+	return slot && (u32)(slot >> 32) == key &&
+	       left - 1 < msecs_to_jiffies(MAPE_MEMO_TTL_MS);
 }
 
 static void mape_memo_remember(const struct mape_search *s, u32 key)
 {
-	struct mape_memo_slot *m = &s->rule->memo[key % MAPE_MEMO_SLOTS];
+	u32 until = (u32)jiffies + msecs_to_jiffies(MAPE_MEMO_TTL_MS);
 
-	WRITE_ONCE(m->key, key);
-	WRITE_ONCE(m->until, ((u32)jiffies + msecs_to_jiffies(MAPE_MEMO_TTL_MS)) | 1);
+	WRITE_ONCE(s->rule->memo[key % MAPE_MEMO_SLOTS], (u64)key << 32 | until);
 }
 
-/* This CPU's budget; raw: a search that migrates only mis-accounts. */
+/*
+ * This CPU's budget; raw: a search that migrates only mis-accounts. The
+ * window is measured from its start, so a CPU idle for longer than
+ * jiffies can count starts a new one, whatever the wrap.
+ */
 static bool mape_budget_spent(const struct mape_rule *rule)
 {
 	struct mape_budget *b = raw_cpu_ptr(rule->budget);
+	unsigned long now = jiffies;
 
-	if (time_after_eq(jiffies, READ_ONCE(b->window_end))) {
-		WRITE_ONCE(b->window_end, jiffies + msecs_to_jiffies(MAPE_BUDGET_MS));
+	if (now - READ_ONCE(b->window_start) >= msecs_to_jiffies(MAPE_BUDGET_MS)) {
+		WRITE_ONCE(b->window_start, now);
 		WRITE_ONCE(b->spent, 0);
 		return false;
 	}
@@ -229,8 +240,8 @@ static bool mape_walk(struct mape_search *s, u32 limit, struct mape_closing *c)
 {
 	u32 size = s->rule->ps.size, stripes = min_t(u32, nr_cpu_ids, size);
 	u32 cpu = raw_smp_processor_id() % stripes;
-	u32 lo = (u64)size * cpu / stripes;
-	u32 len = (u64)size * (cpu + 1) / stripes - lo;
+	u32 lo = size * cpu / stripes;		/* size < 2^16, stripes <= size */
+	u32 len = size * (cpu + 1) / stripes - lo;
 	bool found = false;
 	u32 done;
 

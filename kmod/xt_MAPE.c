@@ -21,6 +21,10 @@
 #include "mape.h"
 #include "nf_nat_mape.h"
 
+/* The same layout for 32-bit iptables on a 64-bit kernel: no compat code. */
+static_assert(sizeof(struct xt_mape_tginfo) == 32);
+static_assert(offsetof(struct xt_mape_tginfo, rule) == 24);
+
 static int mape_tg_check(const struct xt_tgchk_param *par)
 {
 	struct xt_mape_tginfo *info = par->targinfo;

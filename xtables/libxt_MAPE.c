@@ -62,7 +62,6 @@ static __attribute__((noreturn)) void mape_bad(const char *opt, const char *arg,
 					       const char *why)
 {
 	xtables_error(PARAMETER_PROBLEM, "MAPE: --%s \"%s\": %s", opt, arg, why);
-	exit(PARAMETER_PROBLEM);	/* not reached: xtables_error exits */
 }
 
 /* Dotted quads only: inet_aton's "192.0.2" would be 192.0.0.2. */

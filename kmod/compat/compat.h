@@ -48,6 +48,11 @@
 #define MAPE_OPS_REDUCE
 #endif
 
+/* mape_nat.c ties flows to their interface through the NAT extension. */
+#if !IS_ENABLED(CONFIG_NF_NAT_MASQUERADE)
+#error "nf_nat_mape needs CONFIG_NF_NAT_MASQUERADE (struct nf_conn_nat's masq_index)"
+#endif
+
 #define MAPE_MEMBER_TYPE(type, member)	typeof(((type *)0)->member)
 
 static_assert(__builtin_types_compatible_p(
