@@ -212,22 +212,26 @@ smp_against_snat() {
 # and comes back: their entries are dropped (as masquerade's are), and new
 # connections get through.
 address_removed() {
-	local n
+	local n after rc
 	set_rule 4 8 20 || return 1
 	ip netns exec "$client" "$FLOWS" run tcp $SERVER 8080 open:40 hold:600 > "$OUT/tcp-held" &
 	HELD=$!
 	sleep 3
 	opened "$OUT/tcp-held" 40 || { unhold; return 1; }
-	n=$(ip netns exec "$router" conntrack -L -p tcp --reply-dst $NAT_ADDR 2>/dev/null | wc -l)
+	n=$(entries_toward $NAT_ADDR)
 	ip -n "$router" addr del $NAT_ADDR/24 dev wan0 && sleep 1 &&
+	after=$(entries_toward $NAT_ADDR) &&
 	ip -n "$router" addr add $NAT_ADDR/24 dev wan0
+	rc=$?
+	ktap_note "entries toward $NAT_ADDR: $n before, $after after the address went"
+	# counted before the holder goes: its sockets' FINs would make new entries
+	ip netns exec "$client" "$FLOWS" run tcp $SERVER 8080 open:20 > "$OUT/tcp-after"
 	unhold
-	ktap_note "entries toward $NAT_ADDR: $n before, $(ip netns exec "$router" \
-		conntrack -L -p tcp --reply-dst $NAT_ADDR 2>/dev/null | wc -l) after the address went"
-	[ "$n" -ge 40 ] &&
-	[ "$(ip netns exec "$router" conntrack -L -p tcp --reply-dst $NAT_ADDR 2>/dev/null | wc -l)" = 0 ] &&
-	ip netns exec "$client" "$FLOWS" run tcp $SERVER 8080 open:20 > "$OUT/tcp-after" &&
-	opened "$OUT/tcp-after" 20
+	[ "$rc" = 0 ] && [ "$n" -ge 40 ] && [ "$after" = 0 ] && opened "$OUT/tcp-after" 20
+}
+
+entries_toward() {
+	ip netns exec "$router" conntrack -L -p tcp --reply-dst "$1" 2>/dev/null | wc -l
 }
 
 # --- conntrack helpers ---
