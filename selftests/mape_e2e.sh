@@ -318,7 +318,7 @@ setup() {
 	}
 	ktap_note "$1: $(p IPV4 1) a/k $(p PSID_OFFSET 1)/$(p PSID_LEN 1)," \
 		"PSIDs $(p PSID 1) and $(p PSID 2), $(p PORTS 1) ports each"
-	mape_install_module && br_setup && br_rules && inet_servers &&
+	mape_install_module && mape_install_plugin && br_setup && br_rules && inet_servers &&
 	ce_setup 1 && ce_setup 2 && ce1_forwards || return 1
 	HOPS="$lan1 $ce1 $lan2 $ce2 $br $inet"
 }
