@@ -320,6 +320,18 @@ ns_drops() {
 	awk '/^Udp:/ && !named { split($0, name); named = 1; next }
 	     /^Udp:/ { for (i = 2; i <= NF; i++) if (name[i] ~ /Errors/ && $i) printf " udp %s %s;", name[i], $i }
 	' /proc/net/snmp
+	# who reset or gave up on TCP connections
+	awk '$1 ~ /^(Tcp|TcpExt):$/ && !(($1) in named) { split($0, n); named[$1] = 1
+		for (i in n) name[$1, i] = n[i]; next }
+	     $1 ~ /^(Tcp|TcpExt):$/ { for (i = 2; i <= NF; i++)
+		if (name[$1, i] ~ /^(EstabResets|OutRsts|AttemptFails|TCPAbortOn|TCPTimeouts)/ && $i)
+			printf " tcp %s %s;", name[$1, i], $i }
+	' /proc/net/snmp /proc/net/netstat
+}
+
+# tcp_stat NS NAME: a TCP counter of nstat in NS.
+tcp_stat() {
+	ip netns exec "$1" nstat -saz "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
 }
 
 # hop_report NS...: every counter of a dropped packet, hop by hop: the

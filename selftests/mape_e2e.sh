@@ -407,11 +407,6 @@ http_one_host() {
 	[ "$(ct_stat "$ce1" insert_failed)" = "$c0" ]
 }
 
-# tcp_stat NS NAME: a TCP counter of nstat in NS.
-tcp_stat() {
-	ip netns exec "$1" nstat -saz "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
-}
-
 # DNS-like: one datagram out, one back, 200 clients per LAN at once.
 udp_request_response() {
 	local pids
