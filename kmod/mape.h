@@ -109,7 +109,7 @@ struct mape_search {
 	struct nf_conn *ct;
 	struct nf_conntrack_tuple tuple;	/* as sent, source rewritten */
 	const struct mape_rule *rule;
-	bool keep_original;			/* try the flow's own port first */
+	bool keep_original;			/* try the flow's own or hashed port first */
 	u32 lookups;
 	bool took_over;
 	bool kept;
