@@ -25,7 +25,8 @@
 
 #define EXIT_USAGE 2
 
-enum format { FMT_TEXT, FMT_NFT, FMT_IPTABLES, FMT_IP, FMT_SHELL, FMT_JSON, FMT_NETWORKD };
+enum format { FMT_TEXT, FMT_NFT, FMT_IPTABLES, FMT_IP, FMT_SHELL, FMT_JSON, FMT_NETWORKD,
+	      FMT_IFUPDOWN };
 
 struct opts {
 	const char *rules;
@@ -65,7 +66,8 @@ static const char usage[] =
 "  --rfc                  RFC 7597 section 6 layout: default otherwise\n"
 "\n"
 "Output:\n"
-"  -f, --format FMT       text (default), nft, iptables, ip, shell, json, networkd\n"
+"  -f, --format FMT       text (default), nft, iptables, ip, shell, json,\n"
+"                         networkd, ifupdown\n"
 "  --output-dir DIR       where -f networkd writes its two files\n"
 "  --tunnel NAME          tunnel interface name (default mape0)\n"
 "  --wan IF               interface holding the prefix (needed by -f ip)\n"
@@ -79,7 +81,8 @@ static const char usage[] =
 "iptables-restore (-j MAPE, a whole rules.v4); ip prints the ip(8) commands\n"
 "that set up the tunnel; shell prints MAPE_*='value' lines safe to source;\n"
 "json one object; networkd writes TUNNEL.netdev and TUNNEL.network (the\n"
-"tunnel carries the CE address, the WAN's own files stay as they are).\n"
+"tunnel carries the CE address, the WAN's own files stay as they are);\n"
+"ifupdown prints an /etc/network/interfaces.d stanza of the same tunnel.\n"
 "\n"
 "Examples:\n"
 "  mapecalc 240b:10:abcd:ef00::/56\n"
@@ -122,7 +125,7 @@ static int parse_format(const char *s, enum format *f)
 		{ "text", FMT_TEXT }, { "nft", FMT_NFT }, { "iptables", FMT_IPTABLES },
 		{ "ip", FMT_IP },
 		{ "shell", FMT_SHELL }, { "json", FMT_JSON },
-		{ "networkd", FMT_NETWORKD },
+		{ "networkd", FMT_NETWORKD }, { "ifupdown", FMT_IFUPDOWN },
 	};
 	size_t i;
 
@@ -191,7 +194,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_RFC: set_iid(o, MAPECALC_IID_RFC); break;
 		case 'f':
 			if (parse_format(optarg, &o->format))
-				die("unknown --format '%.40s': want text, nft, iptables, ip, shell, json or networkd",
+				die("unknown --format '%.40s': want text, nft, iptables, ip, shell, json, networkd or ifupdown",
 				    optarg);
 			break;
 		case OPT_TUNNEL:
@@ -335,6 +338,10 @@ static void print(const struct opts *o, const struct mapecalc_result *res)
 	case FMT_JSON: mapecalc_print_json(stdout, res, &o->out); break;
 	case FMT_NETWORKD:
 		if (mapecalc_write_networkd(o->outdir, res, &o->out, err))
+			die_err(err);
+		break;
+	case FMT_IFUPDOWN:
+		if (mapecalc_print_ifupdown(stdout, res, &o->out, err))
 			die_err(err);
 		break;
 	}

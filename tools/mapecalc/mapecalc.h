@@ -132,6 +132,8 @@ void mapecalc_print_shell(FILE *f, const struct mapecalc_result *r,
 void mapecalc_print_json(FILE *f, const struct mapecalc_result *r,
 			 const struct mapecalc_out *o);
 /* Writes DIR/TUNNEL.netdev and DIR/TUNNEL.network, prints their paths. */
+int mapecalc_print_ifupdown(FILE *f, const struct mapecalc_result *r,
+			    const struct mapecalc_out *o, char *err);
 int mapecalc_write_networkd(const char *dir, const struct mapecalc_result *r,
 			    const struct mapecalc_out *o, char *err);
 

@@ -233,15 +233,17 @@ void mapecalc_print_nft(FILE *f, const struct mapecalc_result *r,
  * LAN traffic reach the BR untranslated, from ports outside the set. tc
  * filters belong to the device, not to the firewall, so they outlive both.
  */
+/* Each line of the guard starts with @lead: "" for a script, "\tpre-up ". */
 static void print_guard(FILE *f, const struct mapecalc_result *r,
-			const struct mapecalc_out *o, const struct addrs *s)
+			const struct mapecalc_out *o, const struct addrs *s,
+			const char *lead)
 {
 	fprintf(f, "# only %s/%u may leave by %s, whatever the firewall holds\n",
 		s->ip4, r->ip4_len, o->tunnel);
-	fprintf(f, "tc qdisc add dev %s clsact\n", o->tunnel);
-	fprintf(f, "tc filter add dev %s egress pref 1 protocol ip u32 match ip src %s/%u action ok\n",
-		o->tunnel, s->ip4, r->ip4_len);
-	fprintf(f, "tc filter add dev %s egress pref 2 matchall action drop\n", o->tunnel);
+	fprintf(f, "%stc qdisc add dev %s clsact\n", lead, o->tunnel);
+	fprintf(f, "%stc filter add dev %s egress pref 1 protocol ip u32 match ip src %s/%u action ok\n",
+		lead, o->tunnel, s->ip4, r->ip4_len);
+	fprintf(f, "%stc filter add dev %s egress pref 2 matchall action drop\n", lead, o->tunnel);
 }
 
 /*
@@ -297,10 +299,38 @@ int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "ip -6 addr add %s/128 dev %s\n", s.ce, o->wan);
 	fprintf(f, "ip -6 tunnel add %s mode ipip6 local %s remote %s encaplimit none\n",
 		o->tunnel, s.ce, s.br);
-	print_guard(f, r, o, &s);
+	print_guard(f, r, o, &s, "");
 	fprintf(f, "ip link set %s mtu %u up\n", o->tunnel, tunnel_mtu(o));
 	fprintf(f, "ip addr add %s/32 dev %s\n", s.ip4, o->tunnel);
 	fprintf(f, "ip route add default dev %s\n", o->tunnel);
+	return 0;
+}
+
+/*
+ * An /etc/network/interfaces.d stanza: the same tunnel as -f networkd,
+ * the CE address on the tunnel itself, so that the WAN's own stanza stays
+ * as it is and "ifdown" takes everything away with the device.
+ */
+int mapecalc_print_ifupdown(FILE *f, const struct mapecalc_result *r,
+			    const struct mapecalc_out *o, char *err)
+{
+	struct addrs s;
+
+	if (!r->rule.has_br)
+		return mapecalc_fail(err, "--format ifupdown needs the BR address: give --br ADDR");
+	fill_addrs(r, &s);
+	print_header(f, r, &s);
+	fprintf(f, "# NAT rules: mapecalc -f iptables (rules.v4) or -f nft\n");
+	fprintf(f, "auto %s\niface %s inet manual\n", o->tunnel, o->tunnel);
+	fprintf(f, "\tpre-up ip -6 tunnel add %s mode ipip6 local %s remote %s encaplimit none\n",
+		o->tunnel, s.ce, s.br);
+	print_guard(f, r, o, &s, "\tpre-up ");
+	fprintf(f, "\tpre-up ip link set %s mtu %u\n", o->tunnel, tunnel_mtu(o));
+	fprintf(f, "\tpre-up ip -6 addr add %s/128 dev %s\n", s.ce, o->tunnel);
+	fprintf(f, "\tpre-up ip addr add %s/32 dev %s\n", s.ip4, o->tunnel);
+	fprintf(f, "\tup ip link set %s up\n", o->tunnel);
+	fprintf(f, "\tup ip route add default dev %s\n", o->tunnel);
+	fprintf(f, "\tpost-down ip -6 tunnel del %s\n", o->tunnel);
 	return 0;
 }
 

@@ -382,6 +382,30 @@ check "networkd: .netdev and .network (MTU from --link-mtu)" eval \
 	'cat "$TMP/nd/mape0.netdev" "$TMP/nd/mape0.network" | grep -v -e "^#" -e "^\$" |
 	 diff "$TMP/nd.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
 
+# The same tunnel as an ifupdown stanza (the VM test runs ifup/ifdown).
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f ifupdown --link-mtu 1454
+cat > "$TMP/ifupdown.want" <<'EOF'
+auto mape0
+iface mape0 inet manual
+	pre-up ip -6 tunnel add mape0 mode ipip6 local 2400:4050:1234:5600:99:f048:d100:1600 remote 2001:380:a120::9 encaplimit none
+	pre-up tc qdisc add dev mape0 clsact
+	pre-up tc filter add dev mape0 egress pref 1 protocol ip u32 match ip src 153.240.72.209/32 action ok
+	pre-up tc filter add dev mape0 egress pref 2 matchall action drop
+	pre-up ip link set mape0 mtu 1414
+	pre-up ip -6 addr add 2400:4050:1234:5600:99:f048:d100:1600/128 dev mape0
+	pre-up ip addr add 153.240.72.209/32 dev mape0
+	up ip link set mape0 up
+	up ip route add default dev mape0
+	post-down ip -6 tunnel del mape0
+EOF
+check "ifupdown: the stanza (MTU from --link-mtu)" eval \
+	'[ "$rc" = 0 ] && grep -v "^#" "$TMP/out" | diff "$TMP/ifupdown.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f ifupdown --tunnel v6plus0
+check "ifupdown: --tunnel names the stanza and every command" eval \
+	'[ "$rc" = 0 ] && has "iface v6plus0 inet manual" && ! grep -v "^#" "$TMP/out" | grep -q mape0'
+err_case "-f ifupdown without a BR" "needs the BR" \
+	-f ifupdown $RFC_RULE 2001:db8:12:3400::/56
+
 # ---- help, version, install ----
 
 run --help
