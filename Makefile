@@ -18,6 +18,8 @@
 #   make dkms-install   register with DKMS: built for every kernel with headers,
 #                       rebuilt on kernel upgrades (needs the dkms package)
 #   make dkms-uninstall
+#   make debs         Debian packages nf-nat-mape-dkms and nf-nat-mape-tools
+#                     in build/debs (debhelper, dh-dkms; lintian-checked)
 #   make clean
 
 KVER ?= $(shell scripts/kernels.sh newest)
@@ -27,7 +29,7 @@ WARN := -Wall -Wextra -Werror
 MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h) dkms.conf
 
 .PHONY: all module xt deps unit selftest-tools mapecalc check demo clean \
-	install uninstall dkms-install dkms-uninstall
+	install uninstall dkms-install dkms-uninstall debs
 
 all: module xt
 
@@ -49,7 +51,7 @@ xt: $(XT_PLUGIN)
 
 $(XT_PLUGIN): xtables/libxt_MAPE.c include/mape_portset.h include/uapi/nf_nat_mape.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -fPIC -shared -Iinclude -Iinclude/uapi $< -lxtables -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -shared -Iinclude -Iinclude/uapi $< $(LDFLAGS) -lxtables -o $@
 
 deps:
 	scripts/deps.sh
@@ -99,6 +101,9 @@ dkms-install:
 
 dkms-uninstall:
 	scripts/dkms.sh uninstall
+
+debs:
+	scripts/debs.sh
 
 clean:
 	rm -rf build

@@ -6,27 +6,35 @@
 #                     rebuilds it whenever a kernel is installed
 # dkms.sh uninstall   remove it from every kernel, DKMS and /usr/src
 # dkms.sh status      what DKMS knows of nf_nat_mape (empty: nothing)
+# dkms.sh sources DIR copy the tree DKMS builds to DIR/nf_nat_mape-VERSION
+#                     (what the nf-nat-mape-dkms package ships)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NAME=nf_nat_mape
 VERSION=$("$ROOT/scripts/version.sh")
 SRC=/usr/src/$NAME-$VERSION
 
-command -v dkms > /dev/null || { echo "dkms.sh: dkms is not installed (apt install dkms)" >&2; exit 1; }
+need_dkms() {
+	command -v dkms > /dev/null ||
+		{ echo "dkms.sh: dkms is not installed (apt install dkms)" >&2; exit 1; }
+}
 
 # Only what the build needs: the tree DKMS copies is the module's, not the
 # repository's (no tests, no userspace).
 copy_sources() {
-	rm -rf "$SRC"
-	mkdir -p "$SRC/scripts"
-	cp -r "$ROOT"/dkms.conf "$ROOT"/LICENSE "$ROOT"/kmod "$ROOT"/include "$SRC/"
-	cp "$ROOT"/scripts/version.sh "$SRC/scripts/"
+	local dst=$1/$NAME-$VERSION
+
+	rm -rf "$dst"
+	mkdir -p "$dst/scripts"
+	cp -r "$ROOT"/dkms.conf "$ROOT"/kmod "$ROOT"/include "$dst/"
+	cp "$ROOT"/scripts/version.sh "$dst/scripts/"
 }
 
 install() {
 	local k
+	need_dkms
 	[ -n "$(dkms status -m $NAME -v "$VERSION")" ] && dkms remove -m $NAME -v "$VERSION" --all
-	copy_sources
+	copy_sources /usr/src
 	dkms add -m $NAME -v "$VERSION"
 	for k in $("$ROOT"/scripts/kernels.sh headers); do
 		dkms install -m $NAME -v "$VERSION" -k "$k"
@@ -35,6 +43,7 @@ install() {
 }
 
 uninstall() {
+	need_dkms
 	[ -z "$(dkms status -m $NAME -v "$VERSION")" ] || dkms remove -m $NAME -v "$VERSION" --all
 	rm -rf "$SRC"
 }
@@ -42,6 +51,7 @@ uninstall() {
 case "${1:-}" in
 install) install ;;
 uninstall) uninstall ;;
-status) dkms status -m $NAME ;;
-*) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+status) need_dkms; dkms status -m $NAME ;;
+sources) [ -n "${2:-}" ] || exec "$0"; copy_sources "$2" ;;
+*) sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
