@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,10 +35,19 @@
 /* Resends of an unanswered UDP query: after 250 ms, then doubling. */
 #define UDP_RESEND_FIRST_MS	250
 
-/* Milliseconds from one send of a query to the next, after @sends sends. */
+/*
+ * Milliseconds from one send of a query to the next, after @sends sends:
+ * the schedule's gap, drawn from half to one and a half of it, as real
+ * resolvers randomise theirs. Unjittered, queries sent in one burst are
+ * resent in one burst, in the same order, and the same tail of it is lost
+ * at the same overflowing backlog every time (CI: 228 of 1008 flows lost
+ * five sends in a row while the other 780 were answered).
+ */
 static inline long udp_resend_gap_ms(unsigned int sends)
 {
-	return (long)UDP_RESEND_FIRST_MS << (sends > 4 ? 4 : sends - 1);
+	long gap = (long)UDP_RESEND_FIRST_MS << (sends > 4 ? 4 : sends - 1);
+
+	return gap / 2 + random() % gap;
 }
 
 static inline int answer_line(char *line, size_t size, const struct sockaddr_in *from)
