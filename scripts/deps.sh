@@ -3,7 +3,9 @@
 # Install what building and testing need on Debian 12, skipping what is
 # present: toolchain, cmocka, libxtables-dev (the iptables plugin), QEMU,
 # busybox, and for the tests nft, iptables, netfilter-persistent, socat,
-# iperf3, ab and nginx; dkms; and the kernels the module is built and booted for:
+# iperf3, ab, nginx and ifupdown; dkms; for make debs debhelper, dh-dkms,
+# lintian and fakeroot, and debootstrap for the Debian 13 package test; and
+# the kernels the module is built and booted for:
 #   6.1   linux-image-amd64 + headers (Debian 12's own series)
 #   6.12  the newest linux-image-6.12.*+deb12-amd64 + headers
 #   6.1.0-50 headers (6.1.176): build-only, the older nf_tables API
@@ -16,7 +18,8 @@ set -euo pipefail
 base="gcc make libc6-dev libcmocka-dev libxtables-dev pkg-config
       qemu-system-x86 busybox-static nftables iptables netfilter-persistent
       iptables-persistent socat iproute2 iputils-ping procps conntrack kmod
-      cpio xz-utils zstd iperf3 apache2-utils nginx dkms
+      cpio xz-utils zstd iperf3 apache2-utils nginx dkms ifupdown
+      debhelper dh-dkms lintian fakeroot debootstrap
       linux-image-amd64 linux-headers-amd64"
 old61=linux-headers-6.1.0-50-amd64
 

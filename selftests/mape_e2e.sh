@@ -13,8 +13,9 @@
 # each of the documented ways: ce1's tunnel by systemd-networkd running the
 # files of -f networkd and its NAT by Debian's iptables-restore loading
 # -f iptables (the MAPE target), ce2's tunnel by the ip(8) commands of
-# -f ip (with the egress guard) and its NAT from -f nft (the mape
-# expression); ce1 also gets port forwards, in nft. Both CEs get the same
+# -f ip (ocn: by ifup from the stanza of -f ifupdown; both with the egress
+# guard) and its NAT from -f nft (the mape expression); ce1 also gets port
+# forwards, in nft. Both CEs get the same
 # IPv4 address with PSIDs p1 and p2.
 #
 # The BR has one ip6tnl per CE. It routes IPv4 replies for the shared
@@ -41,7 +42,7 @@ v6plus)	# legacy interface id; rule 240b:10::/31 -> 106.72.0.0/15, 4/8
 	CALC=""
 	PREFIX1=240b:10:abcd:ef00::/56 PREFIX2=240b:10:abcd:ee00::/56 ;;
 ocn)	# legacy interface id; rule 2400:4050:1000::/38 -> 153.240.64.0/20, 6/6
-	CALC=""
+	CALC="" TUNNEL2=ifupdown
 	PREFIX1=2400:4050:1234:5600::/56 PREFIX2=2400:4050:1234:5700::/56 ;;
 rfc)	# RFC 7597 Appendix A rule, section 6 interface id, 6/8
 	CALC="--rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 16
@@ -193,7 +194,7 @@ ce_setup() {
 	if [ "$n" = 1 ]; then
 		tunnel_networkd "$ce" "$(p PREFIX $n)" || return 1
 	else
-		tunnel_ip "$ce" "$(p PREFIX $n)" || return 1
+		tunnel_"${TUNNEL2:-ip}" "$ce" "$(p PREFIX $n)" || return 1
 	fi
 	ce_rules $n && br_tunnel $n
 }
@@ -203,6 +204,32 @@ ce_setup() {
 tunnel_ip() {
 	"$MAPECALC" -f ip --wan wan0 $CALC "$2" > "$OUT/$1.sh" &&
 	ip netns exec "$1" sh -e "$OUT/$1.sh"
+}
+
+# tunnel_ifupdown NS PREFIX: Debian's ifup brings up the stanza of
+# mapecalc -f ifupdown in NS (its own interfaces file and state dir).
+# shellcheck disable=SC2086
+tunnel_ifupdown() {
+	"$MAPECALC" -f ifupdown $CALC "$2" > "$OUT/interfaces" &&
+	mkdir -p "$OUT/ifstate" && ifupdown "$1" ifup
+}
+
+# ifupdown NS ifup|ifdown: mape0 of the stanza, up or down.
+ifupdown() {
+	ip netns exec "$1" "$2" -i "$OUT/interfaces" --state-dir="$OUT/ifstate" mape0
+}
+
+# ifdown takes away all that ifup made (the tunnel and with it its
+# addresses, route and guard); ifup again, and traffic flows as before.
+ifdown_then_ifup() {
+	local left
+	ifupdown "$ce2" ifdown 2>&1 | sed 's/^/# ifdown: /'
+	left=$(ip -n "$ce2" link show mape0 2>&1 | grep -v 'does not exist'
+	       ip -n "$ce2" route show default; ip -n "$ce2" -6 addr show | grep "$(p CE 2)")
+	[ -z "$left" ] || { echo "# after ifdown: $left" | head -5; return 1; }
+	ifupdown "$ce2" ifup 2>&1 | sed 's/^/# ifup: /'
+	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5100 open:20 > "$OUT/reup"
+	opened "$OUT/reup" 20 && in_set 2 "$OUT/reup" && [ -n "$(guard_drops "$ce2")" ]
 }
 
 # tunnel_networkd NS PREFIX: systemd-networkd in NS, given only the files
@@ -672,7 +699,7 @@ module_loop() {
 	done
 }
 
-ktap_plan 22
+ktap_plan 23
 ktap_test "setup" setup "$1"
 [ "$ktap_failed" = 0 ] || { ktap_note "no topology: the other checks cannot run"; exit $KSFT_FAIL; }
 # Half the set at once (at most 200): the other half is for connections
@@ -695,6 +722,11 @@ ktap_test "port_forward_outside_set_never_reaches_ce" port_forward_out
 ktap_test "br_zero_port_set_violations" no_violations
 ktap_test "br_witness_counts_an_outside_port" br_witness_counts
 ktap_test "guard_drops_untranslated_when_nat_rule_is_gone" guard_drops_untranslated
+if [ "${TUNNEL2:-}" = ifupdown ]; then
+	ktap_test "ifdown_takes_ce2_tunnel_away_ifup_restores_it" ifdown_then_ifup
+else
+	ktap_skip "ifdown_takes_ce2_tunnel_away_ifup_restores_it" "ce2 is set up by ip(8) here (ocn: ifupdown)"
+fi
 witness_mark
 ktap_test "rule_flushed_and_readded_under_traffic" flush_readd
 ktap_test "ce_netns_deleted_with_live_flows" netns_deleted_live
