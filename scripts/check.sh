@@ -29,6 +29,19 @@ tally() {
 	[ "$f" = 0 ]
 }
 
+# suite NAME LOG CMD...: a test program of TAP lines and its own summary
+# ("N passed, N failed", which is not the last word here): its cases count,
+# and its exit status when no case says why it failed.
+suite() {
+	local name=$1 log=$2 rc
+	shift 2
+	"$@" > "$log" 2>&1
+	rc=$?
+	grep -v ' passed, ' "$log"
+	tally "$log" "" || rc=0
+	[ "$rc" = 0 ] || not_ok "$name exited with $rc"
+}
+
 # Each section says how long the one before it took (CI's budget).
 SECTION_T0=$SECONDS
 section() {
@@ -55,18 +68,10 @@ make -s xt > "$LOG/xt-build.log" 2>&1
 rc=$?
 cat "$LOG/xt-build.log"
 verdict "the iptables plugin libxt_MAPE.so builds without warnings" $rc
-tests/xt/run.sh > "$LOG/xt.log" 2>&1
-rc=$?
-grep -v ' passed, ' "$LOG/xt.log"
-tally "$LOG/xt.log" "" || rc=0
-[ "$rc" = 0 ] || not_ok "plugin tests exited with $rc"
+suite "plugin tests" "$LOG/xt.log" tests/xt/run.sh
 
 section "mapecalc"
-make -s -C tools/mapecalc check > "$LOG/mapecalc.log" 2>&1
-rc=$?
-grep -v ' passed, ' "$LOG/mapecalc.log"	# its own summary is not the last word
-tally "$LOG/mapecalc.log" "" || rc=0
-[ "$rc" = 0 ] || not_ok "mapecalc tests exited with $rc"
+suite "mapecalc tests" "$LOG/mapecalc.log" make -s -C tools/mapecalc check
 
 section "patched nft"
 # Built before the VM runs so that selftests/nft_mape.sh can use it.
@@ -78,11 +83,7 @@ if [ $rc = 3 ]; then
 else
 	verdict "nft built with the mape patches" $rc
 	if [ $rc = 0 ]; then
-		tests/nft/run.sh > "$LOG/nft.log" 2>&1
-		rc=$?
-		grep -v ' passed, ' "$LOG/nft.log"
-		tally "$LOG/nft.log" "" || rc=0
-		[ "$rc" = 0 ] || not_ok "nft tests exited with $rc"
+		suite "nft tests" "$LOG/nft.log" tests/nft/run.sh
 	fi
 fi
 
@@ -162,6 +163,15 @@ else
 	done
 	verdict "make dkms-uninstall leaves no nf_nat_mape behind" $rc
 fi
+
+# The packages as a router owner installs them (after the DKMS section has
+# removed its registration), then the same on Debian 13 in a debootstrap
+# root. Both print TAP lines and their own summary.
+section "Debian packages"
+suite "package tests" "$LOG/debs-test.log" tests/debs/run.sh
+
+section "Debian 13 packages"
+suite "Debian 13 package tests" "$LOG/trixie-test.log" tests/debs/trixie.sh
 
 echo "# (that took $((SECONDS - SECTION_T0)) s; make check: $SECONDS s in all)"
 echo
