@@ -14,8 +14,17 @@
 
 #include "mape.h"
 
+/*
+ * One CPU's counters. A struct, not a bare array: 7.2 puts per-CPU data
+ * in the gs address space, and a pointer to an array in it no longer
+ * converts to a plain pointer to its row.
+ */
+struct mape_stats {
+	u64 n[MAPE_STAT_MAX];
+};
+
 struct mape_net {
-	u64 __percpu (*stats)[MAPE_STAT_MAX];
+	struct mape_stats __percpu *stats;
 	atomic_t rules;		/* mape rules in this namespace */
 };
 
@@ -38,7 +47,7 @@ void mape_stat_add(const struct net *net, enum mape_stat stat, u32 n)
 	struct mape_net *mn = net_generic(net, mape_net_id);
 
 	if (n)
-		this_cpu_add((*mn->stats)[stat], n);
+		this_cpu_add(mn->stats->n[stat], n);
 }
 
 void mape_net_rules_add(const struct net *net, int n)
@@ -65,7 +74,7 @@ static int mape_stats_show(struct seq_file *seq, void *v)
 		seq_printf(seq, " %s", mape_stat_names[i]);
 	seq_putc(seq, '\n');
 	for_each_possible_cpu(cpu) {
-		const u64 *row = *per_cpu_ptr(mn->stats, cpu);
+		const u64 *row = per_cpu_ptr(mn->stats, cpu)->n;
 
 		seq_printf(seq, "%d", cpu);
 		for (i = 0; i < MAPE_STAT_MAX; i++)
@@ -79,7 +88,7 @@ static int __net_init mape_net_init(struct net *net)
 {
 	struct mape_net *mn = net_generic(net, mape_net_id);
 
-	mn->stats = alloc_percpu(u64[MAPE_STAT_MAX]);
+	mn->stats = alloc_percpu(struct mape_stats);
 	if (!mn->stats)
 		return -ENOMEM;
 	if (!proc_create_net_single("nf_nat_mape", 0444, net->proc_net_stat,
