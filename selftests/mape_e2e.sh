@@ -539,7 +539,7 @@ exhaustion() {
 	nat_mark "$ce1" "$ce2"
 	for n in 1 2; do
 		ip netns exec "$(eval "echo \$lan$n")" "$FLOWS" run udp $SRV 5001 \
-			open:"$size" open:1 > "$OUT/full$n" &
+			open:"$size" wait:2000 open:1 > "$OUT/full$n" &
 		pids="$pids $!"
 	done
 	wait $pids
@@ -629,7 +629,7 @@ guard_drops_untranslated() {
 	local v0 g0 g rc
 	v0=$(nft_packets "$br" viol2) g0=$(guard_drops "$ce2")
 	ip netns exec "$ce2" nft flush chain ip mape postrouting || return 1
-	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5100 open:20 > "$OUT/unnat"
+	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5100 wait:2000 open:20 > "$OUT/unnat"
 	mape_on 2 || return 1
 	g=$(guard_drops "$ce2")
 	ktap_note "ce2 without its NAT rule: 20 flows, $(grep '^open' "$OUT/unnat")," \

@@ -115,7 +115,7 @@ random_does_not_keep() {
 exhaustion() {
 	local a=$1 k=$2 psid=$3 size=$4 port=$5 l0
 	set_rule $a $k $psid && nat_mark "$router" && l0=$(leaked) &&
-	run_flows "full-$port" udp $port open:$size open:1
+	run_flows "full-$port" udp $port open:$size wait:2000 open:1
 	grep -q "^open $size ok $size failed 0" "$OUT/full-$port" &&
 	opened "$OUT/full-$port" 0 &&
 	all_in_set "$OUT/full-$port" $a $k $psid && nat_expect "$router" + &&

@@ -11,6 +11,9 @@
  *	  open:N    open N new flows at once; each must get its answer
  *	  close:N   close the N oldest open flows (the client closes first)
  *	  hold:S    keep everything open S seconds
+ *	  wait:MS   later "open" steps wait MS for their answers (default
+ *		    4000 for TCP, 8000 for UDP): for flows that must go
+ *		    unanswered, whose answer, if any, would come at once
  *	  flood:N:R UDP only: N datagrams at R per second, each from a port
  *		    of its own (1024-32767, never an ephemeral one), sent
  *		    from a raw socket and never answered: N new flows for
@@ -47,6 +50,8 @@
  * side by side, CI saw one flow of 6048 lose all five sends of 4 s.
  */
 #define UDP_ANSWER_MS	8000
+
+static long answer_ms;		/* wait:MS, or 0 for the default */
 
 /* A flow of the current "open" step, until its answer is in. */
 struct pending {
@@ -220,7 +225,8 @@ static int read_answers(int ep, struct pending *p, int ms, int *late, int *more)
  */
 static int wait_answers(int ep, struct pending *p, int n, int *late, int *resent)
 {
-	long deadline = now_ms() + (proto_tcp ? ANSWER_MS : UDP_ANSWER_MS);
+	long deadline = now_ms() + (answer_ms ? answer_ms :
+				    proto_tcp ? ANSWER_MS : UDP_ANSWER_MS);
 	int got = 0, waiting = 0, more, i;
 
 	for (i = 0; i < n; i++)
@@ -313,6 +319,8 @@ static int run(char **steps, int nsteps)
 			failed += step_open(n);
 		else if (sscanf(steps[i], "close:%d", &n) == 1)
 			step_close(n);
+		else if (sscanf(steps[i], "wait:%d", &n) == 1 && n > 0)
+			answer_ms = n;
 		else if (sscanf(steps[i], "hold:%d", &n) == 1) {
 			printf("hold %d\n", n);	/* before, so that others know */
 			fflush(stdout);
