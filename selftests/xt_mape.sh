@@ -229,7 +229,7 @@ mapecalc_rules() {
 	sed -i "s/--to-source [0-9.]*/--to-source $NAT_ADDR/" "$OUT/rules.v4"
 	ip netns exec "$router" "$IPT-restore" < "$OUT/rules.v4" || return 1
 	read -r a k psid <<< "$(sed -n 's|.*--psid \([0-9]*\)/\([0-9]*\)/\([0-9]*\).*|\1 \2 \3|p' "$OUT/rules.v4")"
-	run_flows rules udp 5360 open:50 && opened "$OUT/rules" 50 &&
+	run_flows rules udp 5363 open:50 && opened "$OUT/rules" 50 &&
 	all_in_set "$OUT/rules" "$a" "$k" "$psid"
 }
 
