@@ -299,16 +299,17 @@ static u32 mape_limit(struct mape_search *s, u32 key)
 /*
  * The port of the flow's own choosing: its source port when the set has
  * it (as the kernel's NAT keeps it), else the one its original tuple
- * hashes to under a boot-time secret, in this CPU's stripe (over the
- * whole set, two CPUs would now and then ask for one free port at once
- * and one would lose its packet at confirm: 1 insert_failed in 500
- * fetches at 126 concurrent). Either way each try of one connection asks
- * for the same port first, on the CPU its packets come in on. That
- * matters once our state is lost while the server's is not (a reboot, an
- * address that went and came back): the client's SYN meets a stale
- * socket, the server's challenge ACK makes the client reset it and resend
- * at once, and a port drawn anew would send that resend into the next
- * stale socket.
+ * hashes to under a boot-time secret, in this CPU's stripe (mape_walk:
+ * two CPUs never ask for one port first). Either way each try of one
+ * connection asks for the same port first, on the CPU its packets come
+ * in on. That matters once our state is lost while the server's is not
+ * (a reboot, an address that went and came back): the client's SYN meets
+ * a stale socket, the server's challenge ACK makes the client reset it
+ * and resend at once, and a port drawn anew would send that resend into
+ * the next stale socket (200 stale sockets of 240 ports, 40 new
+ * connections one at a time: 16.5 met per run, 38 with a port drawn
+ * anew; the few that still failed were those whose hashed port another
+ * flow held).
  */
 static u32 mape_own_index(const struct mape_search *s, bool *own)
 {
