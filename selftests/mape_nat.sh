@@ -22,7 +22,7 @@ test_workdir
 # flows never share a destination; the server's conntrack is on, for the
 # ICMP ids and portless packets it saw.
 TCP_PORTS="8080 8081 8082"
-UDP_PORTS="5353 5354 5355 5356 5357 5358"
+UDP_PORTS="5353 5354 5355 5356 5357 5358 5359"
 setup() {
 	local p
 	mape_install_module && topo_crs $NAT_ADDR $SERVER || return 1
@@ -80,9 +80,25 @@ icmp_ids_in_set() {
 	[ -z "$bad" ]
 }
 
-# udp_from SPORT PORT: one UDP flow from SPORT; prints the port seen.
+# udp_from SPORT PORT: one UDP flow from SPORT; prints the port seen. From
+# CPU 0: a port outside the set is first replaced by a hashed one in the
+# stripe of the CPU the packet comes in on.
 udp_from() {
-	echo q | ip netns exec "$client" socat -T3 - UDP:$SERVER:$2,sourceport=$1
+	echo q | ip netns exec "$client" taskset -c 0 socat -T3 - UDP:$SERVER:$2,sourceport=$1
+}
+
+# A flow whose port is outside the set, tried again once the router has
+# lost its entry (a reboot, an address that came back; the client and the
+# server still hold theirs): the retry gets the same translated port, so
+# the server sees the same flow. A port drawn anew would match with
+# probability 1/120 (the CPU's stripe of 240).
+same_port_for_each_try() {
+	local first again
+	set_rule 4 8 20 && first=$(udp_from 30002 5359) || return 1
+	ip netns exec "$router" conntrack -D -p udp --orig-port-src 30002 > /dev/null 2>&1
+	again=$(udp_from 30002 5359) || return 1
+	ktap_note "from :30002 (outside the set) arrived as :$first, then as :$again"
+	[ -n "$first" ] && [ -z "$(echo "$first" | not_in_set 4 8 20)" ] && [ "$first" = "$again" ]
 }
 
 keeps_original_port() {
@@ -184,12 +200,13 @@ portless_address_only_with_k0() {
 		grep -q "^unknown .* 253 .*src=$NAT_ADDR dst=$SERVER"
 }
 
-ktap_plan 17
+ktap_plan 18
 ktap_test "setup" setup
 ktap_test "tcp_ports_in_set_and_distinct" flows_in_set tcp 8080
 ktap_test "udp_ports_in_set_and_distinct" flows_in_set udp 5353
 ktap_test "icmp_ids_in_set" icmp_ids_in_set
 ktap_test "original_port_kept_when_in_set" keeps_original_port
+ktap_test "same_port_for_each_try_of_a_flow" same_port_for_each_try
 ktap_test "random_does_not_keep_original" random_does_not_keep 4 4421
 ktap_test "fully_random_does_not_keep_original" random_does_not_keep 16 4424
 ktap_test "v6plus_4_8_exactly_240_then_drop" exhaustion 4 8 20 240 5354
