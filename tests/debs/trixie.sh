@@ -19,8 +19,8 @@ VERSION=$(scripts/version.sh)
 PKGS="build-essential gcc-12 dwarves debhelper dh-dkms dkms libxtables-dev
       libcmocka-dev pkgconf iptables kmod lintian"
 mkdir -p "$LOG"
-# shellcheck source=tests/debs/tap.sh
-. "$ROOT/tests/debs/tap.sh"
+# shellcheck source=tests/tap.sh
+. "$ROOT/tests/tap.sh"
 
 K=$(scripts/kernels.sh boot | grep -m1 '^6\.12\.')
 [ -n "$K" ] || { not_ok "a 6.12 kernel to build for and boot (make deps)"; finish; }
@@ -98,7 +98,7 @@ verdict "trixie: apt install ./nf-nat-mape-dkms_${VERSION}_all.deb ./nf-nat-mape
 ls "$R/lib/modules/$K/updates/dkms/"nf_nat_mape.ko* > /dev/null 2>&1
 verdict "trixie: its DKMS built nf_nat_mape for $K" $?
 
-selftests/vm/run.sh --kernel "$K" -- selftests/trixie_ce.sh "$R" > "$LOG/trixie-vm.log" 2>&1
+selftests/vm/run.sh --kernel "$K" -- selftests/dkms_load.sh root "$R" > "$LOG/trixie-vm.log" 2>&1
 rc=$?
 grep -E '^(ok|not ok|#) ' "$LOG/trixie-vm.log"
 verdict "$K: a CE run from the trixie root passes traffic, kernel log clean (got $rc)" $rc
