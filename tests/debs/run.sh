@@ -15,8 +15,8 @@ DEBS=$ROOT/build/debs
 PKGS="nf-nat-mape-dkms nf-nat-mape-tools"
 VERSION=$(scripts/version.sh)
 mkdir -p "$LOG"
-# shellcheck source=tests/debs/tap.sh
-. "$ROOT/tests/debs/tap.sh"
+# shellcheck source=tests/tap.sh
+. "$ROOT/tests/tap.sh"
 
 installed() { dpkg-query -W -f '${db:Status-Status}\n' "$1" 2>/dev/null | grep -qx installed; }
 

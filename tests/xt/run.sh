@@ -10,11 +10,9 @@ export XTABLES_LIBDIR=$ROOT/build/xtables:$(pkg-config --variable=xtlibdir xtabl
 	echo /usr/lib/x86_64-linux-gnu/xtables)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-n=0
-failed=0
+# shellcheck source=tests/tap.sh
+. "$ROOT/tests/tap.sh"
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() {
 	local name=$1
 	shift
@@ -88,6 +86,4 @@ if command -v groff > /dev/null 2>&1; then
 		 { sed "s/^/# /" "$TMP/man"; false; }'
 fi
 
-echo "1..$n"
-echo "$((n - failed)) passed, $failed failed"
-[ "$failed" = 0 ]
+finish
