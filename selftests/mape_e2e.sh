@@ -222,12 +222,12 @@ ifupdown() {
 # ifdown takes away all that ifup made (the tunnel and with it its
 # addresses, route and guard); ifup again, and traffic flows as before.
 ifdown_then_ifup() {
-	local left
-	ifupdown "$ce2" ifdown 2>&1 | sed 's/^/# ifdown: /'
+	local left out
+	out=$(ifupdown "$ce2" ifdown 2>&1) || { echo "$out" | sed 's/^/# ifdown: /'; return 1; }
 	left=$(ip -n "$ce2" link show mape0 2>&1 | grep -v 'does not exist'
 	       ip -n "$ce2" route show default; ip -n "$ce2" -6 addr show | grep "$(p CE 2)")
-	[ -z "$left" ] || { echo "# after ifdown: $left" | head -5; return 1; }
-	ifupdown "$ce2" ifup 2>&1 | sed 's/^/# ifup: /'
+	[ -z "$left" ] || { echo "$left" | head -5 | sed 's/^/# after ifdown: /'; return 1; }
+	out=$(ifupdown "$ce2" ifup 2>&1) || { echo "$out" | sed 's/^/# ifup: /'; return 1; }
 	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5100 open:20 > "$OUT/reup"
 	opened "$OUT/reup" 20 && in_set 2 "$OUT/reup" && [ -n "$(guard_drops "$ce2")" ]
 }
