@@ -111,6 +111,7 @@ struct mape_search {
 	const struct mape_rule *rule;
 	bool keep_original;			/* try the flow's own or hashed port first */
 	u32 lookups;
+	u32 quiet;				/* of the last closing holder probed */
 	bool took_over;
 	bool kept;
 	bool remembered;			/* cut short by the memo */

@@ -20,6 +20,7 @@
 #include <linux/siphash.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_l4proto.h>
 #include <net/netfilter/nf_conntrack_tuple.h>
 #include <net/netfilter/nf_conntrack_zones.h>
 
@@ -46,12 +47,26 @@ enum probe_result { PROBE_FREE, PROBE_TAKEN, PROBE_CLOSING, PROBE_EVICTED };
  * the first FIN. There it accepts a new SYN on the same tuple only as a
  * new connection whose sequence is past the old one (RFC 1122 4.2.2.13);
  * any other SYN it may take for an old segment. When the client closed
- * first, or the flow was reset, the server holds nothing of it.
+ * first, or an established flow was reset, the server holds nothing of it.
  */
 static bool mape_server_may_linger(const struct nf_conn *old)
 {
 	return READ_ONCE(old->proto.tcp.seen[IP_CT_DIR_REPLY].flags) &
 	       IP_CT_TCP_FLAG_CLOSE_INIT;
+}
+
+/*
+ * Conntrack enters TIME_WAIT on any segment of the server's after the
+ * client's FIN, whether it acks that FIN or not (the server's resent FIN
+ * will do, and under load it often comes first). Until the server acks
+ * the client's FIN it holds the flow in FIN_WAIT, not TIME_WAIT, and the
+ * client resends its FIN: a new SYN on the tuple would meet a live socket
+ * and the old client's segments would find no conntrack entry.
+ */
+static bool mape_server_acked_all(const struct nf_conn *old)
+{
+	return (s32)(READ_ONCE(old->proto.tcp.seen[IP_CT_DIR_REPLY].td_maxack) -
+		     READ_ONCE(old->proto.tcp.seen[IP_CT_DIR_ORIGINAL].td_end)) >= 0;
 }
 
 /*
@@ -71,14 +86,40 @@ static bool mape_may_take_over(const struct nf_conn *old,
 
 	if (state != TCP_CONNTRACK_TIME_WAIT && state != TCP_CONNTRACK_CLOSE)
 		return false;
+	/*
+	 * Reset before its handshake completed: most often a new SYN met the
+	 * server's TIME_WAIT of the flow before, the client answered the
+	 * challenge ACK with a reset, and it resends the SYN on this tuple
+	 * within a second. Taking the port would strand that connection with
+	 * no conntrack entry (its later segments find no free port).
+	 */
+	if (state == TCP_CONNTRACK_CLOSE && !(status & IPS_ASSURED))
+		return false;
 	if (status & (IPS_FIXED_TIMEOUT | IPS_DYING | IPS_OFFLOAD | IPS_HW_OFFLOAD))
 		return false;
 	if (!(status & IPS_SRC_NAT))
 		return false;
 	if (!mape_server_may_linger(old))
 		return true;
-	return (s32)(new->proto.tcp.seen[0].td_end -
+	return mape_server_acked_all(old) &&
+	       (s32)(new->proto.tcp.seen[0].td_end -
 		     old->proto.tcp.seen[0].td_end) > 0;
+}
+
+/*
+ * How long a closing holder has been quiet: its state's timeout less what
+ * is left of it, as every packet restarts the timeout. The longer, the
+ * less likely a late segment of the old flow (a resent FIN, the server's
+ * ACK of it) is still on its way to meet the new one: the client would
+ * answer it with a reset that conntrack takes as the end of the new flow.
+ */
+static u32 mape_quiet(const struct nf_conn *ct)
+{
+	const unsigned int *timeouts = nf_tcp_pernet(nf_ct_net(ct))->timeouts;
+	u32 full = timeouts[READ_ONCE(ct->proto.tcp.state)];
+	u32 left = nf_ct_expires(ct);
+
+	return full > left ? full - left : 0;
 }
 
 static bool mape_is_new_tcp(const struct nf_conn *ct)
@@ -113,8 +154,10 @@ static enum probe_result mape_probe(struct mape_search *s, bool kill)
 			      &s->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple))
 		res = PROBE_FREE;
 	else if (NF_CT_DIRECTION(h) == IP_CT_DIR_REPLY &&
-		 mape_may_take_over(holder, s->ct))
+		 mape_may_take_over(holder, s->ct)) {
 		res = PROBE_CLOSING;
+		s->quiet = mape_quiet(holder);
+	}
 	if (res == PROBE_CLOSING && kill)
 		res = nf_ct_kill(holder) ? PROBE_EVICTED : PROBE_TAKEN;
 	nf_ct_put(holder);
@@ -189,11 +232,34 @@ static void mape_budget_charge(const struct mape_rule *rule, u32 lookups)
 
 /* --- the walk --- */
 
-/* Closing TCP holders met on the walk, tried in turn if no port is free. */
+/*
+ * The quietest closing TCP holders met on the walk, quietest first, tried
+ * in turn if no port is free.
+ */
 struct mape_closing {
 	u32 idx[MAPE_TAKEOVER_TRIES];
+	u32 quiet[MAPE_TAKEOVER_TRIES];
 	u32 n;
 };
+
+static void mape_closing_add(struct mape_closing *c, u32 idx, u32 quiet)
+{
+	u32 i = c->n;
+
+	if (i == MAPE_TAKEOVER_TRIES) {
+		if (c->quiet[i - 1] >= quiet)
+			return;
+		i--;			/* the least quiet makes room */
+	} else {
+		c->n++;
+	}
+	for (; i > 0 && c->quiet[i - 1] < quiet; i--) {
+		c->idx[i] = c->idx[i - 1];
+		c->quiet[i] = c->quiet[i - 1];
+	}
+	c->idx[i] = idx;
+	c->quiet[i] = quiet;
+}
 
 /*
  * Probe up to @n indices of the circular range [base, base + len) of the
@@ -220,8 +286,7 @@ static u32 mape_walk_range(struct mape_search *s, u32 base, u32 len, u32 n,
 			*found = true;
 			return i + 1;
 		case PROBE_CLOSING:
-			if (c->n < MAPE_TAKEOVER_TRIES)
-				c->idx[c->n++] = idx >= size ? idx - size : idx;
+			mape_closing_add(c, idx >= size ? idx - size : idx, s->quiet);
 			break;
 		default:
 			break;
@@ -260,7 +325,7 @@ static bool mape_walk(struct mape_search *s, u32 limit, struct mape_closing *c)
 	return found;
 }
 
-/* No free port: evict a closing holder, the first that can still be. */
+/* No free port: evict a closing holder, the quietest that can still be. */
 static bool mape_take_over(struct mape_search *s, const struct mape_closing *c)
 {
 	u32 i;
@@ -340,7 +405,7 @@ static bool mape_try_own(struct mape_search *s, struct mape_closing *c)
 		s->kept = own;
 		return true;
 	case PROBE_CLOSING:
-		c->idx[c->n++] = idx;
+		mape_closing_add(c, idx, s->quiet);
 		break;
 	default:
 		break;
