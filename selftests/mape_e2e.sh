@@ -426,7 +426,9 @@ http_fetches() {
 # both CPUs search beyond their stripes and may pick one port at once; CI,
 # two VMs side by side: 1 in 500) and SYNs refused while every port is
 # held by a flow that may not be taken over yet (6.1, CI: a few in 500):
-# each costs the client one SYN retransmission.
+# each costs the client one SYN retransmission. Still known to fail on
+# 6.1 under load (1 run in 10 beside a CPU hog): reordered challenge ACKs
+# that leave conntrack ignoring a connection (README "Known limits").
 http_one_host() {
 	local t0 p0 r0 c0 e0
 	t0=$(mape_stat "$ce1" takeover) c0=$(ct_stat "$ce1" insert_failed)
@@ -466,18 +468,27 @@ streams_ok() {
 	return $rc
 }
 
-# 20 ping processes per LAN at once: 20 ICMP ids each to translate.
+# 20 ping processes per LAN at once: 20 ICMP ids each to translate. Each
+# needs 2 replies within 5 s and sends on until it has them (-w), on its
+# one id, as the UDP clients resend: an echo the emulated network dropped
+# under the burst (CI, two VMs side by side: one of the 40 pings failed
+# the old check, 0 % loss of -c 2) is sent again; an id the NAT got wrong
+# never answers.
 pings() {
-	local n i pids=""
+	local n i pids="" rc=0
 	for n in 1 2; do
 		for i in $(seq 1 20); do
-			ip netns exec "$(eval "echo \$lan$n")" ping -q -c 2 -i 0.2 -W 3 $SRV \
+			ip netns exec "$(eval "echo \$lan$n")" ping -q -c 2 -i 0.2 -w 5 $SRV \
 				> "$OUT/ping$n.$i" 2>&1 &
 			pids="$pids $!"
 		done
 	done
-	wait $pids
-	! grep -L ' 0% packet loss' "$OUT"/ping* | grep -q .
+	for i in $pids; do
+		wait "$i" || rc=1
+	done
+	ktap_note "echoes sent/answered: $(cat "$OUT"/ping* | awk '/transmitted/ { t += $1; r += $4 }
+		END { print t "/" r }')"
+	return $rc
 }
 
 iperf_bulk() {
