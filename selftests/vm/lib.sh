@@ -1,19 +1,38 @@
 # SPDX-License-Identifier: GPL-2.0
 # Helpers of selftests/vm/run.sh: kernel lookup, boot artefacts, log check.
 
-# Installed kernels with modules, newest first.
-vm_kernels() {
-	local v
-	for v in /boot/vmlinuz-*; do
-		v=${v#/boot/vmlinuz-}
-		[ -d "/lib/modules/$v/kernel" ] && echo "$v"
-	done | sort -rV
+# Kernels unpacked from Debian packages without being installed here
+# (tests/debs/trixie.sh): build/kernels/KVER/boot and .../lib/modules.
+VM_KROOTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/kernels
+
+# vm_kroot KVER: the directory the kernel's boot/ and lib/modules/ are
+# under, empty for one installed here; false for no such kernel.
+vm_kroot() {
+	if [ -e "/boot/vmlinuz-$1" ] && [ -d "/lib/modules/$1/kernel" ]; then
+		echo ""
+	elif [ -e "$VM_KROOTS/$1/boot/vmlinuz-$1" ] && [ -d "$VM_KROOTS/$1/lib/modules/$1/kernel" ]; then
+		echo "$VM_KROOTS/$1"
+	else
+		return 1
+	fi
 }
 
-# Full release for "", a full release, or a prefix such as 6.1 / 6.12.
+# Bootable kernels with modules, newest first: those installed here, or
+# with "all" the unpacked ones too.
+vm_kernels() {
+	local v imgs=/boot/vmlinuz-*
+	[ "${1:-}" != all ] || imgs="$imgs $VM_KROOTS/*/boot/vmlinuz-*"
+	for v in $imgs; do
+		v=${v##*/vmlinuz-}
+		vm_kroot "$v" > /dev/null && echo "$v"
+	done | sort -rVu
+}
+
+# Full release for "" (the newest installed here), a full release, or a
+# prefix such as 6.1 / 6.12 / 7 (unpacked kernels included).
 vm_resolve_kernel() {
 	local want=$1 v
-	for v in $(vm_kernels); do
+	for v in $(vm_kernels ${want:+all}); do
 		if [ -z "$want" ] || [ "$v" = "$want" ] || [ "${v#"$want".}" != "$v" ]; then
 			echo "$v"
 			return 0
@@ -43,7 +62,8 @@ vm_extract_vmlinux() {
 
 # Modules the initramfs loads, dependencies first, each once.
 vm_module_chain() {
-	local kver=$1 dep=/lib/modules/$1/modules.dep name line d
+	local kver=$1 dep name line d
+	dep=$(vm_kroot "$kver")/lib/modules/$kver/modules.dep
 	shift
 	for name in "$@"; do
 		line=$(grep -E "/$name\.ko(\.xz|\.zst|\.gz)?:" "$dep") || continue	# built in
@@ -54,7 +74,8 @@ vm_module_chain() {
 }
 
 vm_make_initrd() {
-	local kver=$1 out=$2 root m base
+	local kver=$1 out=$2 root m base mods
+	mods=$(vm_kroot "$kver")/lib/modules/$kver
 	root=$(mktemp -d)
 	mkdir -p "$root"/{bin,dev,proc,sys,lower,upper,newroot,lib/modules}
 	cp /bin/busybox "$root/bin/busybox"
@@ -62,10 +83,10 @@ vm_make_initrd() {
 	for m in $(vm_module_chain "$kver" virtio_pci 9pnet_virtio 9p overlay); do
 		base=$(basename "$m")
 		case "$base" in
-		*.xz) xz -dc "/lib/modules/$kver/$m" > "$root/lib/modules/${base%.xz}" ;;
-		*.zst) zstd -qdc "/lib/modules/$kver/$m" > "$root/lib/modules/${base%.zst}" ;;
-		*.gz) gzip -dc "/lib/modules/$kver/$m" > "$root/lib/modules/${base%.gz}" ;;
-		*) cp "/lib/modules/$kver/$m" "$root/lib/modules/$base" ;;
+		*.xz) xz -dc "$mods/$m" > "$root/lib/modules/${base%.xz}" ;;
+		*.zst) zstd -qdc "$mods/$m" > "$root/lib/modules/${base%.zst}" ;;
+		*.gz) gzip -dc "$mods/$m" > "$root/lib/modules/${base%.gz}" ;;
+		*) cp "$mods/$m" "$root/lib/modules/$base" ;;
 		esac
 		echo "${base%.ko*}.ko" >> "$root/lib/modules/order"
 	done
@@ -78,10 +99,11 @@ vm_make_initrd() {
 
 # Build the cached boot artefacts unless they are newer than their inputs.
 vm_prepare() {
-	local kver=$1 cache=$2
+	local kver=$1 cache=$2 img
+	img=$(vm_kroot "$kver")/boot/vmlinuz-$kver
 	mkdir -p "$cache"
-	if [ ! -s "$cache/vmlinux" ] || [ "/boot/vmlinuz-$kver" -nt "$cache/vmlinux" ]; then
-		vm_extract_vmlinux "/boot/vmlinuz-$kver" "$cache/vmlinux"
+	if [ ! -s "$cache/vmlinux" ] || [ "$img" -nt "$cache/vmlinux" ]; then
+		vm_extract_vmlinux "$img" "$cache/vmlinux"
 	fi
 	if [ ! -s "$cache/initrd.cpio" ] || [ "$VMDIR/initramfs-init" -nt "$cache/initrd.cpio" ] ||
 	   [ "$VMDIR/lib.sh" -nt "$cache/initrd.cpio" ]; then

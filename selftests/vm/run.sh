@@ -50,6 +50,9 @@ cleanup() { [ "$keep" = 1 ] && echo "run.sh: kept $run" >&2 || rm -rf "$run"; }
 trap cleanup EXIT
 
 {
+	# an unpacked kernel's modules appear where modprobe looks for them
+	kroot=$(vm_kroot "$kver")
+	[ -z "$kroot" ] || printf 'ln -sfn %q /lib/modules/%q\n' "$kroot/lib/modules/$kver" "$kver"
 	echo "cd $(printf '%q' "$REPO") || exit 125"
 	printf '%q ' "$@"
 	echo
