@@ -101,27 +101,33 @@ for k in $(scripts/kernels.sh headers); do
 	fi
 done
 
-# The kernels' suites run side by side: a guest is one TCG thread and this
-# machine has two cores. Their logs follow each other once both are done.
+# vm_suites KVER...: every selftest in a VM per kernel, side by side (a
+# guest is one TCG thread and this machine has two cores); their logs
+# follow each other once all are done.
+vm_suites() {
+	local k rc
+	for k; do
+		rm -f "$LOG/vm-$k.rc"
+		if [ ! -r "build/$k/modroot/lib/modules/$k/updates/nf_nat_mape.ko" ]; then
+			not_ok "$k: module and index built for the VM"
+			continue
+		fi
+		{ selftests/vm/run.sh --kernel "$k" -- selftests/run_all.sh > "$LOG/vm-$k.log" 2>&1
+		  echo $? > "$LOG/vm-$k.rc"; } &
+	done
+	wait
+	for k; do
+		[ -r "$LOG/vm-$k.rc" ] || continue
+		echo "# ---- $k ----"
+		cat "$LOG/vm-$k.log"
+		rc=$(cat "$LOG/vm-$k.rc")
+		tally "$LOG/vm-$k.log" "  "
+		verdict "$k: VM suite exited 0 with a kernel log free of reports (got $rc)" $rc
+	done
+}
+
 section "kernel selftests on" $(scripts/kernels.sh boot)
-for k in $(scripts/kernels.sh boot); do
-	rm -f "$LOG/vm-$k.rc"
-	if [ ! -r "build/$k/modroot/lib/modules/$k/updates/nf_nat_mape.ko" ]; then
-		not_ok "$k: module and index built for the VM"
-		continue
-	fi
-	{ selftests/vm/run.sh --kernel "$k" -- selftests/run_all.sh > "$LOG/vm-$k.log" 2>&1
-	  echo $? > "$LOG/vm-$k.rc"; } &
-done
-wait
-for k in $(scripts/kernels.sh boot); do
-	[ -r "$LOG/vm-$k.rc" ] || continue
-	echo "# ---- $k ----"
-	cat "$LOG/vm-$k.log"
-	rc=$(cat "$LOG/vm-$k.rc")
-	tally "$LOG/vm-$k.log" "  "
-	verdict "$k: VM suite exited 0 with a kernel log free of reports (got $rc)" $rc
-done
+vm_suites $(scripts/kernels.sh boot)
 
 # README's first command, as a user runs it; the report is short enough to show.
 section "make demo"
@@ -166,6 +172,15 @@ suite "package tests" "$LOG/debs-test.log" tests/debs/run.sh
 
 section "Debian 13 packages"
 suite "Debian 13 package tests" "$LOG/trixie-test.log" tests/debs/trixie.sh
+
+# The kernel a Debian 13 router gets from trixie-backports, unpacked and
+# given the module its DKMS built in the trixie root (just above).
+section "kernel selftests on trixie-backports' kernel"
+if [ -s "$LOG/trixie-kernels" ]; then
+	vm_suites $(cat "$LOG/trixie-kernels")
+else
+	not_ok "trixie-backports' kernel prepared for the VM (see the section above)"
+fi
 
 echo "# (that took $((SECONDS - SECTION_T0)) s; make check: $SECONDS s in all)"
 echo
