@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# build.sh: build an nft that knows the "mape" expression, from Debian 12's
-# own nftables and libnftnl sources with the patches of this directory, into
-# build/nft/sbin/nft. The system's nft and libraries are left alone:
-# libnftnl and libnftables are linked statically into that one binary.
+# build.sh: build an nft that knows the "mape" expression, from Debian's own
+# nftables and libnftnl sources (Debian 12's or 13's: the release apt has)
+# with the patches of this directory, into build/nft/sbin/nft. The system's
+# nft and libraries are left alone: libnftnl and libnftables are linked
+# statically into that one binary.
 #
 #   nft-expr/build.sh            fetch, patch and build what is out of date
 #   nft-expr/build.sh --deps     only list the apt packages the build needs
+#   NFT_VERSION=1.1.3 nft-expr/build.sh   that release, not apt's candidate
 #
 #   build/nft/src/<pkg>-<ver>/   pristine sources from apt-get source
 #   build/nft/work/<pkg>/        patched copy, configured and built in place
@@ -31,9 +33,9 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # Called from make: the outer make's flags (-n, -k, jobserver) are not ours.
 unset MAKEFLAGS MFLAGS MAKELEVEL
 
-# The upstream versions the patches are written against (Debian 12).
-NFTNL_VERSION=1.2.4
-NFT_VERSION=1.0.6
+# The upstream releases the one patch series applies to, as Debian ships
+# them together (nftables:libnftnl): Debian 12, Debian 13.
+RELEASES="1.0.6:1.2.4 1.1.3:1.2.9"
 
 DEPS=(dpkg-dev patch autoconf automake libtool pkg-config make gcc bison
       flex libmnl-dev libgmp-dev libjansson-dev libreadline-dev)
@@ -91,6 +93,31 @@ ensure_deps() {
 		--no-install-recommends "${missing[@]}"
 }
 
+# --- versions --------------------------------------------------------------
+
+# The nftables release apt would install, which apt-get source brings from
+# the same suite: the candidate's upstream part (no epoch, no revision).
+apt_nft_version() {
+	apt-cache policy nftables 2>/dev/null |
+		sed -n 's/^ *Candidate: *\([0-9]*:\)\{0,1\}\([^-]*\).*/\2/p'
+}
+
+# choose_versions: NFT_VERSION (or apt's), and libnftnl's release beside it.
+choose_versions() {
+	local pair
+
+	NFT_VERSION=${NFT_VERSION:-$(apt_nft_version)}
+	for pair in $RELEASES; do
+		[ "${pair%%:*}" = "$NFT_VERSION" ] || continue
+		NFTNL_VERSION=${pair#*:}
+		return
+	done
+	echo "nft-expr: nftables '${NFT_VERSION:-?}': the patches are for" \
+	     "$(echo "$RELEASES" | sed 's/:[^ ]*//g; s/ / and /');" \
+	     "set NFT_VERSION to one of them" >&2
+	exit 1
+}
+
 # --- sources ---------------------------------------------------------------
 
 # fetch_source PKG VERSION: unpack the Debian source package (Debian's own
@@ -114,8 +141,9 @@ fetch_source() {
 
 # --- patching --------------------------------------------------------------
 
+# The work tree is rebuilt when the patches or the release change.
 inputs_digest() {
-	cat "$HERE/$1"/*.patch | sha256sum | cut -d' ' -f1
+	{ echo "$2"; cat "$HERE/$1"/*.patch; } | sha256sum | cut -d' ' -f1
 }
 
 # prepare PKG VERSION: (re)create $WORK/PKG from the pristine tree when the
@@ -123,7 +151,7 @@ inputs_digest() {
 prepare() {
 	local pkg=$1 ver=$2 tree=$WORK/$1 digest p
 
-	digest=$(inputs_digest "$pkg")
+	digest=$(inputs_digest "$pkg" "$ver")
 	if [ "$(cat "$tree/.nf-nat-mape-inputs" 2>/dev/null)" = "$digest" ]; then
 		return
 	fi
@@ -145,7 +173,27 @@ prepare() {
 link_files() {
 	case $1 in
 	libnftnl) ln -sfn "$HERE/libnftnl/mape.c" "$WORK/libnftnl/src/expr/mape.c" ;;
+	nftables) ln -sfn "$HERE/nftables/mape_compat.h" "$WORK/nftables/include/mape_compat.h" ;;
 	esac
+}
+
+# compat_flags PKG: in PKG's work tree, the switches of libnftnl/mape.c and
+# nftables/mape_compat.h, one per interface the supported releases differ in.
+compat_flags() {
+	case $1 in
+	libnftnl)
+		# 1.2.7 on: attributes checked against a policy
+		defined_if nftnl_max_attr include/expr_ops.h MAPE_NFTNL_ATTR_POLICY ;;
+	nftables)
+		# 1.0.7 on: a protocol context per header level
+		defined_if eval_proto_ctx include/proto.h MAPE_NFT_EVAL_PROTO_CTX
+		# 1.1.0 on: a statement's type in the statement
+		defined_if 'stmt_ops(const struct stmt' include/statement.h MAPE_NFT_STMT_TYPE ;;
+	esac
+}
+
+defined_if() {
+	! grep -qF "$1" "$2" || printf ' -D%s' "$3"
 }
 
 # --- building --------------------------------------------------------------
@@ -168,37 +216,42 @@ configure_once() {
 }
 
 build_libnftnl() {
-	local tree=$WORK/libnftnl
+	local tree=$WORK/libnftnl flags
 
 	cd "$tree"
+	flags="$MAPE_CPPFLAGS$(compat_flags libnftnl)"
 	configure_once --prefix="$OUT" --enable-static --disable-shared \
-		CPPFLAGS="$MAPE_CPPFLAGS"
+		CPPFLAGS="$flags"
 	make -s -j"$JOBS" > make.log 2>&1 ||
 		{ tail -30 make.log; die "libnftnl build failed, see $tree/make.log"; }
-	if [ src/.libs/libnftnl.a -nt "$OUT/lib/libnftnl.a" ]; then
+	# cmp, not -nt: going back to a release built earlier must install it
+	cmp -s src/.libs/libnftnl.a "$OUT/lib/libnftnl.a" ||
 		make -s install > /dev/null
-	fi
 }
 
 build_nftables() {
-	local tree=$WORK/nftables
+	local tree=$WORK/nftables flags nopy=
 
 	cd "$tree"
+	flags="$MAPE_CPPFLAGS$(compat_flags nftables)"
+	# the python binding moved out of nftables' configure after 1.0.6
+	if grep -q enable-python configure.ac; then
+		nopy=--disable-python
+	fi
 	configure_once --prefix="$OUT" --enable-static --disable-shared \
-		--disable-man-doc --disable-python --without-xtables \
+		--disable-man-doc $nopy --without-xtables \
 		--with-json --with-cli=readline \
-		PKG_CONFIG_PATH="$OUT/lib/pkgconfig" CPPFLAGS="$MAPE_CPPFLAGS"
+		PKG_CONFIG_PATH="$OUT/lib/pkgconfig" CPPFLAGS="$flags"
 	# make cannot see a library outside the tree change: relink by hand
 	if [ -e src/nft ] && [ "$OUT/lib/libnftnl.a" -nt src/nft ]; then
 		rm -f src/nft
 	fi
 	make -s -j"$JOBS" > make.log 2>&1 ||
 		{ tail -30 make.log; die "nftables build failed, see $tree/make.log"; }
-	if [ src/nft -nt "$OUT/sbin/nft" ]; then
-		make -s install > /dev/null
-	fi
+	cmp -s src/nft "$OUT/sbin/nft" || make -s install > /dev/null
 }
 
+choose_versions
 ensure_deps
 fetch_source libnftnl "$NFTNL_VERSION"
 fetch_source nftables "$NFT_VERSION"
@@ -207,4 +260,4 @@ prepare nftables "$NFT_VERSION"
 build_libnftnl
 build_nftables
 "$OUT/sbin/nft" --version > /dev/null
-say "$OUT/sbin/nft is up to date"
+say "$OUT/sbin/nft ($NFT_VERSION, libnftnl $NFTNL_VERSION) is up to date"

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-# nft that knows "snat to ADDR:mape a/k/psid": Debian 12's nftables and
-# libnftnl with the patches of nft-expr/, built by nft-expr/build.sh.
+# nft that knows "snat to ADDR:mape a/k/psid": Debian's nftables and
+# libnftnl (12's or 13's) with the patches of nft-expr/, built by nft-expr/build.sh.
 # Included by the top-level Makefile (paths are relative to the top).
 #
 #   make nft          build/nft/sbin/nft (apt-get source and build deps on first use)

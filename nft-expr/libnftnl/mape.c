@@ -145,10 +145,27 @@ static int nftnl_expr_mape_snprintf(char *buf, size_t remain,
 	return offset;
 }
 
+/*
+ * libnftnl 1.2.7 on checks attributes in nftnl_expr_set() itself: numbers
+ * up to nftnl_max_attr, lengths up to the policy's (and none without a
+ * policy). build.sh defines MAPE_NFTNL_ATTR_POLICY when the tree's
+ * expr_ops.h has them; earlier trees take the netlink maximum instead.
+ */
+#ifdef MAPE_NFTNL_ATTR_POLICY
+static struct attr_policy mape_attr_policy[__NFTNL_EXPR_MAPE_MAX] = {
+	[NFTNL_EXPR_MAPE_REG_ADDR_MIN ... NFTNL_EXPR_MAPE_FLAGS] = {
+		.maxlen = sizeof(uint32_t) },
+};
+#define MAPE_OPS_LIMITS	.nftnl_max_attr = __NFTNL_EXPR_MAPE_MAX - 1, \
+			.attr_policy = mape_attr_policy
+#else
+#define MAPE_OPS_LIMITS	.max_attr = NFTA_MAPE_MAX
+#endif
+
 struct expr_ops expr_ops_mape = {
 	.name		= NFT_MAPE_EXPR_NAME,
 	.alloc_len	= sizeof(struct nftnl_expr_mape),
-	.max_attr	= NFTA_MAPE_MAX,
+	MAPE_OPS_LIMITS,
 	.set		= nftnl_expr_mape_set,
 	.get		= nftnl_expr_mape_get,
 	.parse		= nftnl_expr_mape_parse,

@@ -15,6 +15,9 @@
  * network namespace: run it under unshare -n. Exit status 1 if anything
  * failed to parse, evaluate or delinearize.
  */
+#if __has_include(<nft.h>)
+#include <nft.h>	/* 1.1.0 on: config.h and the C basics come first */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,12 @@
 
 int nft_parse(struct nft_ctx *nft, void *scanner, struct parser_state *state);
 
+#ifdef NFTABLES_NFT_H	/* 1.1.0 on: a statement's ops are looked up */
+#define stmt_json(stmt, octx)	stmt_ops(stmt)->json(stmt, octx)
+#else
+#define stmt_json(stmt, octx)	(stmt)->ops->json(stmt, octx)
+#endif
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -52,6 +61,22 @@ static char *slurp(const char *path)
 	fclose(f);
 	buf[len] = '\0';
 	return buf;
+}
+
+/*
+ * A table block becomes one command per chain and rule. Upstream 1.0.6
+ * evaluates the block and then expands it; later releases (and Debian's
+ * 1.0.6, by a backport) expand first and evaluate each command: run.sh
+ * sets EXPAND_FIRST from the tree's own nft_evaluate().
+ */
+static void expand(struct list_head *cmds)
+{
+	struct cmd *cmd;
+
+	list_for_each_entry(cmd, cmds, list) {
+		if (cmd->op == CMD_ADD)
+			nft_cmd_expand(cmd);
+	}
 }
 
 /* nft's own steps up to sending: parse, fill the cache, evaluate. */
@@ -78,16 +103,16 @@ static int parse_and_evaluate(struct nft_ctx *nft, const char *buf,
 	if (err)
 		return err;
 
-	list_for_each_entry(cmd, cmds, list) {
-		if (cmd->op == CMD_ADD)
-			nft_cmd_expand(cmd);
-	}
+	if (EXPAND_FIRST)
+		expand(cmds);
 	list_for_each_entry(cmd, cmds, list) {
 		struct eval_ctx ectx = { .nft = nft, .msgs = msgs };
 
 		if (cmd_evaluate(&ectx, cmd) < 0)
 			err = -1;
 	}
+	if (!EXPAND_FIRST)
+		expand(cmds);
 	return err;
 }
 
@@ -141,7 +166,7 @@ static void print_json(const struct rule *rule, struct output_ctx *octx)
 	char *s;
 
 	list_for_each_entry(stmt, &rule->stmts, list)
-		json_array_append_new(array, stmt->ops->json(stmt, octx));
+		json_array_append_new(array, stmt_json(stmt, octx));
 	s = json_dumps(array, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	printf("json: %s\n", s);
 	free(s);
