@@ -137,7 +137,7 @@ flood_case() {
 	ktap_note "P = $size: $e refused in $ms ms ($((e * 1000 / (ms > 0 ? ms : 1)))/s)," \
 		"$l lookups, $((l / (e > 0 ? e : 1))).$(( (l * 10 / (e > 0 ? e : 1)) % 10 )) per refused packet" \
 		"(at most $max), $r cut short as remembered full"
-	[ "$e" -ge 5000 ] && [ "$l" -le $((max * e)) ]
+	time_bound [ "$e" -ge 5000 ] && time_bound [ "$l" -le $((max * e)) ]
 }
 
 # freed_port A K PSID SIZE PORT: during such a flood a held flow's entry
@@ -165,7 +165,7 @@ freed_port() {
 		END { if (t0 && t1) { d = t1 - t0; if (d < 0) d = 0; printf "%d\n", d * 1000 } }')
 	ktap_note "port $freed freed during a flood: taken again after ${lat:-never} ms"
 	[ -n "$lat" ] || dmesg | grep -E "ct_free|took-" | tail -3 | sed 's/^/# /'
-	[ -n "$lat" ] && [ "$lat" -le 100 ]
+	[ -n "$lat" ] && time_bound [ "$lat" -le 100 ]
 }
 
 # --- two CPUs near a full set, against stock snat ---
