@@ -12,6 +12,8 @@
 #   make nft          build/nft/sbin/nft, an nft that knows snat ...:mape
 #   make bench        the benchmark in the VM, into bench/results/ (bench/README.md)
 #   make check        deps + unit + module for every kernel + VM selftests
+#   make check-debug  the VM selftests on a 6.12 built with KASAN, lockdep,
+#                     kmemleak (scripts/debug-kernel.sh; long: see README)
 #   make install      the module for KVER into /lib/modules/KVER/updates and
 #                     the iptables plugin into the xtables directory (DESTDIR=)
 #   make uninstall
@@ -28,7 +30,7 @@ WARN := -Wall -Wextra -Werror
 
 MOD_SRCS := $(wildcard kmod/* kmod/compat/* include/*.h include/uapi/*.h) dkms.conf
 
-.PHONY: all module xt deps unit selftest-tools mapecalc check demo clean \
+.PHONY: all module xt deps unit selftest-tools mapecalc check check-debug demo clean \
 	install uninstall dkms-install dkms-uninstall debs
 
 all: module xt
@@ -77,6 +79,9 @@ mapecalc:
 
 check: deps
 	scripts/check.sh
+
+check-debug: deps
+	scripts/check.sh --debug
 
 # demo/run.sh installs and builds what it needs itself: on a fresh machine
 # KVER is only known after make deps.

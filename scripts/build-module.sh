@@ -14,7 +14,8 @@ build=1
 [ "${1:-}" != --index ] || { build=0; shift; }
 kver=${1:?usage: build-module.sh [--index] KVER}
 out=$ROOT/build/$kver
-kdir=/lib/modules/$kver/build
+# KDIR: a kernel build tree not installed here (scripts/debug-kernel.sh)
+kdir=${KDIR:-/lib/modules/$kver/build}
 
 if [ $build = 1 ]; then
 	[ -e "$kdir/Makefile" ] || { echo "no headers for $kver in $kdir (make deps)" >&2; exit 1; }

@@ -50,6 +50,64 @@ section() {
 	echo; echo "# ==== $* ===="
 }
 
+# vm_suites KVER...: every selftest in a VM per kernel, side by side (a
+# guest is one TCG thread and this machine has two cores); their logs
+# follow each other once all are done. MAPE_SLOW scales the time allowed.
+MAPE_SLOW=1
+VM_TIMEOUT=900
+vm_suites() {
+	local k rc
+	for k; do
+		rm -f "$LOG/vm-$k.rc"
+		if [ ! -r "build/$k/modroot/lib/modules/$k/updates/nf_nat_mape.ko" ]; then
+			not_ok "$k: module and index built for the VM"
+			continue
+		fi
+		{ selftests/vm/run.sh --kernel "$k" --timeout "$VM_TIMEOUT" -- \
+			env MAPE_SLOW="$MAPE_SLOW" selftests/run_all.sh > "$LOG/vm-$k.log" 2>&1
+		  echo $? > "$LOG/vm-$k.rc"; } &
+	done
+	wait
+	for k; do
+		[ -r "$LOG/vm-$k.rc" ] || continue
+		echo "# ---- $k ----"
+		cat "$LOG/vm-$k.log"
+		rc=$(cat "$LOG/vm-$k.rc")
+		tally "$LOG/vm-$k.log" "  "
+		verdict "$k: VM suite exited 0 with a kernel log free of reports (got $rc)" $rc
+	done
+}
+
+# make check-debug: the whole VM suite once more, on a kernel with KASAN,
+# lockdep, kmemleak and friends (scripts/debug-kernel.sh), nothing else.
+check_debug() {
+	local kver rc t0=$SECONDS
+
+	section "debug kernel"
+	kver=$(scripts/debug-kernel.sh 2> "$LOG/debug-kernel.log")
+	rc=$?
+	grep -E '^debug-kernel: (built|building|config)' "$LOG/debug-kernel.log"
+	verdict "debug kernel ${kver:-?} built or cached from Debian's linux-source-6.12 ($((SECONDS - t0)) s)" $rc
+	[ $rc = 0 ] || return
+	make -s selftest-tools xt > "$LOG/tools.log" 2>&1
+	verdict "selftest tools and the iptables plugin build" $?
+	KDIR=$ROOT/build/debug-kernel/obj scripts/build-module.sh "$kver" > "$LOG/build-$kver.log" 2>&1
+	verdict "module builds for $kver" $?
+	! grep -i 'warning:' "$LOG/build-$kver.log"
+	verdict "module build for $kver has no warnings" $?
+	section "kernel selftests on $kver"
+	MAPE_SLOW=10 VM_TIMEOUT=$((6 * 3600)) vm_suites "$kver"
+}
+
+if [ "${1:-}" = --debug ]; then
+	check_debug
+	echo "# (that took $((SECONDS - SECTION_T0)) s; make check-debug: $SECONDS s in all)"
+	echo
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit
+fi
+
 section "unit tests"
 make -s unit > "$LOG/unit.log" 2>&1
 rc=$?
@@ -100,31 +158,6 @@ for k in $(scripts/kernels.sh headers); do
 		ok "module build for $k has no warnings"
 	fi
 done
-
-# vm_suites KVER...: every selftest in a VM per kernel, side by side (a
-# guest is one TCG thread and this machine has two cores); their logs
-# follow each other once all are done.
-vm_suites() {
-	local k rc
-	for k; do
-		rm -f "$LOG/vm-$k.rc"
-		if [ ! -r "build/$k/modroot/lib/modules/$k/updates/nf_nat_mape.ko" ]; then
-			not_ok "$k: module and index built for the VM"
-			continue
-		fi
-		{ selftests/vm/run.sh --kernel "$k" -- selftests/run_all.sh > "$LOG/vm-$k.log" 2>&1
-		  echo $? > "$LOG/vm-$k.rc"; } &
-	done
-	wait
-	for k; do
-		[ -r "$LOG/vm-$k.rc" ] || continue
-		echo "# ---- $k ----"
-		cat "$LOG/vm-$k.log"
-		rc=$(cat "$LOG/vm-$k.rc")
-		tally "$LOG/vm-$k.log" "  "
-		verdict "$k: VM suite exited 0 with a kernel log free of reports (got $rc)" $rc
-	done
-}
 
 section "kernel selftests on" $(scripts/kernels.sh boot)
 vm_suites $(scripts/kernels.sh boot)
