@@ -12,7 +12,8 @@
  *	  close:N   close the N oldest open flows (the client closes first)
  *	  hold:S    keep everything open S seconds
  *	  wait:MS   later "open" steps wait MS for their answers (default
- *		    4000 for TCP, 8000 for UDP): for flows that must go
+ *		    4000 for TCP, 8000 for UDP, times MAPE_SLOW when set):
+ *		    for flows that must go
  *		    unanswered, whose answer, if any, would come at once
  *	  flood:N:R UDP only: N datagrams at R per second, each from a port
  *		    of its own (1024-32767, never an ephemeral one), sent
@@ -215,18 +216,22 @@ static int read_answers(int ep, struct pending *p, int ms, int *late, int *more)
 	return got;
 }
 
+/* The default wait: answers from a slower kernel are late, not lost. */
+static long default_answer_ms(void)
+{
+	return udp_slow_factor() * (proto_tcp ? ANSWER_MS : UDP_ANSWER_MS);
+}
+
 /*
- * Read answers until every flow of @p has one or ANSWER_MS (UDP:
- * UDP_ANSWER_MS) passed,
- * resending UDP queries meanwhile, but only once every answer already
+ * Read answers until every flow of @p has one or the wait passed
+ * (default_answer_ms(), or wait:MS), resending UDP queries meanwhile, but only once every answer already
  * waiting has been read: a query whose answer sits unread is no loss.
  * Returns the flows answered; *late counts those answered only after a
  * resend, *resent the resends.
  */
 static int wait_answers(int ep, struct pending *p, int n, int *late, int *resent)
 {
-	long deadline = now_ms() + (answer_ms ? answer_ms :
-				    proto_tcp ? ANSWER_MS : UDP_ANSWER_MS);
+	long deadline = now_ms() + (answer_ms ? answer_ms : default_answer_ms());
 	int got = 0, waiting = 0, more, i;
 
 	for (i = 0; i < n; i++)

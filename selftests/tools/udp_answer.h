@@ -36,6 +36,22 @@
 #define UDP_RESEND_FIRST_MS	250
 
 /*
+ * MAPE_SLOW: how many times slower than usual the kernel is (make
+ * check-debug's), 1 unless set to 2-100. Waits for answers grow by it,
+ * and so do the gaps between resends: resent sooner than a slow kernel can
+ * answer, queries only lengthen the queue the answers wait in (a debug
+ * run: 6,048 queries and 19,000 resends, 40 % unanswered after 80 s,
+ * with no packet dropped anywhere).
+ */
+static inline long udp_slow_factor(void)
+{
+	const char *s = getenv("MAPE_SLOW");
+	long n = s ? strtol(s, NULL, 10) : 1;
+
+	return n > 1 && n <= 100 ? n : 1;
+}
+
+/*
  * Milliseconds from one send of a query to the next, after @sends sends:
  * the schedule's gap, drawn from half to one and a half of it, as real
  * resolvers randomise theirs. Unjittered, queries sent in one burst are
@@ -45,7 +61,7 @@
  */
 static inline long udp_resend_gap_ms(unsigned int sends)
 {
-	long gap = (long)UDP_RESEND_FIRST_MS << (sends > 4 ? 4 : sends - 1);
+	long gap = udp_slow_factor() * UDP_RESEND_FIRST_MS << (sends > 4 ? 4 : sends - 1);
 
 	return gap / 2 + random() % gap;
 }
