@@ -49,6 +49,10 @@ ktap_test() {
 	fi
 }
 
+# slow N: N (seconds) times MAPE_SLOW, for a wait that must cover the
+# kernel's work.
+slow() { echo $(( $1 * ${MAPE_SLOW:-1} )); }
+
 # time_bound CMD...: CMD checks a bound on time or rate. On a kernel
 # MAPE_SLOW times slower (make check-debug's) a miss is noted, not failed:
 # that run is for the sanitizers, and the code under the bound still runs.

@@ -696,8 +696,8 @@ flush_readd() {
 # ce2 goes away while an iperf3 transfer and 100 TCP flows run through it.
 netns_deleted_live() {
 	ip netns exec "$lan2" iperf3 -c $SRV -p 5201 -t 8 > /dev/null 2>&1 &
-	ip netns exec "$lan2" "$FLOWS" run tcp $SRV 8080 open:100 hold:10 > "$OUT/live2" &
-	sleep 2
+	ip netns exec "$lan2" "$FLOWS" run tcp $SRV 8080 open:100 hold:"$(slow 10)" > "$OUT/live2" &
+	sleep "$(slow 2)"
 	opened "$OUT/live2" 100 || { echo "# flows through ce2"; return 1; }
 	ns_delete "$ce2" && ns_delete "$lan2" && sleep 1 &&
 	! ip netns list | grep -q "$ce2"

@@ -28,6 +28,10 @@ setup() {
 	local p
 	mape_install_module && topo_crs $NAT_ADDR $SERVER || return 1
 	HOPS="$client $router $server"
+	# held flows must outlive filling a set: on a kernel MAPE_SLOW times
+	# slower that takes longer than the 30 s an answered UDP flow lives
+	ip netns exec "$router" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$(slow 30)" ||
+		return 1
 	for p in $UDP_PORTS; do
 		ip netns exec "$server" "$FLOWS" serve udp "$p" &
 	done
@@ -222,8 +226,8 @@ address_removed() {
 	sleep 3
 	opened "$OUT/tcp-held" 40 || { unhold; return 1; }
 	n=$(entries_toward $NAT_ADDR)
-	ip -n "$router" addr del $NAT_ADDR/24 dev wan0 && sleep 1 &&
-	after=$(entries_toward $NAT_ADDR) &&
+	ip -n "$router" addr del $NAT_ADDR/24 dev wan0 &&
+	after=$(entries_gone $NAT_ADDR "$(slow 1)") &&
 	ip -n "$router" addr add $NAT_ADDR/24 dev wan0
 	rc=$?
 	ktap_note "entries toward $NAT_ADDR: $n before, $after after the address went"
@@ -235,6 +239,18 @@ address_removed() {
 
 entries_toward() {
 	ip netns exec "$router" conntrack -L -p tcp --reply-dst "$1" 2>/dev/null | wc -l
+}
+
+# entries_gone ADDR SECS: the entries toward ADDR left after at most SECS
+# (the module drops them from a work item, after the address went).
+entries_gone() {
+	local n i
+	for ((i = 0; i < $2 * 5; i++)); do
+		n=$(entries_toward "$1")
+		[ "$n" = 0 ] && break
+		sleep 0.2
+	done
+	echo "$n"
 }
 
 # --- conntrack helpers ---
