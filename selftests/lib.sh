@@ -322,7 +322,8 @@ nat_expect() {
 }
 
 # ns_drops: run inside a namespace: its interfaces' drops and its UDP
-# errors, those that are not zero.
+# errors and datagrams to no socket (an answer that met no conntrack entry
+# lands there), those that are not zero.
 ns_drops() {
 	local d
 	for d in /sys/class/net/*; do
@@ -331,7 +332,7 @@ ns_drops() {
 		[ "$rx$tx" = 00 ] || printf ' %s rx_dropped %s tx_dropped %s;' "${d##*/}" "$rx" "$tx"
 	done
 	awk '/^Udp:/ && !named { split($0, name); named = 1; next }
-	     /^Udp:/ { for (i = 2; i <= NF; i++) if (name[i] ~ /Errors/ && $i) printf " udp %s %s;", name[i], $i }
+	     /^Udp:/ { for (i = 2; i <= NF; i++) if (name[i] ~ /Errors|NoPorts/ && $i) printf " udp %s %s;", name[i], $i }
 	' /proc/net/snmp
 	# who reset or gave up on TCP connections
 	awk '$1 ~ /^(Tcp|TcpExt):$/ && !(($1) in named) { split($0, n); named[$1] = 1
