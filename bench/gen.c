@@ -178,12 +178,6 @@ static unsigned int chk_a, chk_k, chk_psid, chk_lo, chk_hi;
 
 static int rt_ns = -1, own_ns = -1, ct_fd = -1;
 
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
 static double now(void)
 {
 	struct timespec t;

@@ -66,20 +66,6 @@ static struct sockaddr_in peer;
 static int flows[MAX_FLOWS];
 static int nflows, first_open;
 
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
-static long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int new_socket(void)
 {
 	int fd = socket(AF_INET, (proto_tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);

@@ -30,7 +30,23 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* A failed system call: the tools' exit 2, "cannot test". */
+static inline void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+static inline long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 /* Resends of an unanswered UDP query: after 250 ms, then doubling. */
 #define UDP_RESEND_FIRST_MS	250
