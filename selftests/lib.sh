@@ -365,11 +365,26 @@ hop_report() {
 	done
 }
 
+# udp_ask NS ADDR PORT SPORT: one UDP query from SPORT of NS to
+# ADDR:PORT; prints the answer. Sent again from the same port (the same
+# conntrack entry and translated port) until answered, 3 sends at most, as
+# a real client resends: the emulated network may lose one.
+udp_ask() {
+	local ns=$1 addr=$2 port=$3 sport=$4 out
+	for _ in 1 2 3; do
+		out=$(echo q | ip netns exec "$ns" socat -T "$(slow 3)" - UDP:"$addr:$port",sourceport="$sport")
+		[ -n "$out" ] && { echo "$out"; return 0; }
+	done
+	return 1
+}
+
 # not_in_set A K PSID: print the ports read from stdin that are NOT in the
-# port set. Written from RFC 7597 5.1 by taking each port apart, on purpose
-# unlike include/mape_portset.h, which builds ports up.
+# port set, and any line that is not a port (quoted: an empty one is no
+# port either). Written from RFC 7597 5.1 by taking each port apart, on
+# purpose unlike include/mape_portset.h, which builds ports up.
 not_in_set() {
 	awk -v a="$1" -v k="$2" -v psid="$3" '
+		$0 !~ /^[0-9]+$/ || $0 > 65535 { print "\"" $0 "\""; next }
 		{
 			p = $1; m = 16 - a - k
 			bad = (int(p / 2 ^ m) % 2 ^ k) != psid

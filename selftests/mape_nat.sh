@@ -84,7 +84,7 @@ icmp_ids_in_set() {
 # CPU 0: a port outside the set is first replaced by a hashed one in the
 # stripe of the CPU the packet comes in on.
 udp_from() {
-	echo q | ip netns exec "$client" taskset -c 0 socat -T3 - UDP:$SERVER:$2,sourceport=$1
+	udp_ask "$client" $SERVER "$2" "$1"
 }
 
 # A flow whose port is outside the set, tried again once the router has

@@ -88,7 +88,7 @@ leaked() { nft_packets "$server" leaked; }
 
 # udp_from SPORT: one UDP flow from SPORT; prints the port the server saw.
 udp_from() {
-	echo q | ip netns exec "$client" socat -T3 - UDP:$SERVER:5364,sourceport=$1
+	udp_ask "$client" $SERVER 5364 "$1"
 }
 
 keeps_original() {
