@@ -30,6 +30,8 @@
  *   MAPE_CAPPED_PROBES; only floods toward many full destinations at once
  *   reach it. Searches that find a port, however long, cost it nothing:
  *   filling a set is what the set is for.
+ * Either limit counts the walk only: a search first asks for the ports
+ * that keep the endpoint's mapping (up to 3 lookups, mape_port.c).
  */
 #define MAPE_MEMO_SLOTS		64
 #define MAPE_MEMO_TTL_MS	50
@@ -41,6 +43,20 @@
 /* Closing TCP flows a search may try to take a port from, in turn. */
 #define MAPE_TAKEOVER_TRIES	4
 
+/*
+ * Endpoint-independent mapping (RFC 4787 REQ-1, through RFC 7597 section
+ * 9): each rule remembers, per internal endpoint (zone, address, port or
+ * ICMP id, protocol), the port its flows got, so that its next flow toward
+ * any destination asks for that port first. Two slots per port of the set
+ * (at most MAPE_HINT_MAX_SLOTS), two ways per bucket, lossy: a lost hint
+ * costs only the mapping's stability, never a port's validity. A hint
+ * younger than MAPE_HINT_KEEP_S is the endpoint's mapping: a flow that had
+ * to take another port (the mapped one was in use toward its destination)
+ * does not replace it. 120 s: RFC 4787 REQ-5's least UDP mapping lifetime.
+ */
+#define MAPE_HINT_MAX_SLOTS	8192
+#define MAPE_HINT_KEEP_S	120
+
 /* Per-netns, per-CPU counters: /proc/net/stat/nf_nat_mape. */
 enum mape_stat {
 	MAPE_STAT_TRANSLATED,	/* flows given an address and port/id */
@@ -51,6 +67,7 @@ enum mape_stat {
 	MAPE_STAT_LOOKUPS,	/* conntrack lookups made by the search */
 	MAPE_STAT_REMEMBERED,	/* searches cut short: destination known full */
 	MAPE_STAT_CAPPED,	/* searches cut short: CPU's lookup budget spent */
+	MAPE_STAT_MAPPED,	/* flows that got their endpoint's earlier port */
 	MAPE_STAT_MAX
 };
 
@@ -65,7 +82,8 @@ void mape_addr_exit(void);
 /*
  * A destination a full walk found without a free port, and until when:
  * the memo key in the high 32 bits, jiffies (low 32 bits) in the low, so
- * that one READ_ONCE sees a slot whole. 0: empty.
+ * that one READ_ONCE sees a slot whole (on a 64-bit CPU; a torn read
+ * elsewhere only changes how long a search looks). 0: empty.
  */
 typedef u64 mape_memo_slot_t;
 
@@ -75,15 +93,28 @@ struct mape_budget {
 };
 
 /*
+ * An endpoint's hint: its 32-bit name (never 0: 0 is an empty slot) in the
+ * high half, the port's index in the set in bits 16-31, and the second
+ * (monotonic, low 16 bits) a new flow last set or confirmed it in bits
+ * 0-15: its age counts from the endpoint's last new flow, not its last
+ * packet (packets never touch the table). Read whole on a 64-bit CPU; a
+ * torn read elsewhere names a wrong port, which is still checked free.
+ */
+typedef u64 mape_hint_slot_t;
+
+/*
  * What a rule of either front end (nft expression, xtables target) holds:
  * the set and flags given by the user, and the search's lossy memory.
- * Nothing in it ever decides a port: it only decides how hard to look.
+ * The memo and budget decide how hard to look; the hints which port to
+ * ask for first. Neither ever makes a port valid: conntrack decides that.
  */
 struct mape_rule {
 	struct mape_portset ps;
 	u32 flags;				/* NF_NAT_RANGE_* subset */
 	mape_memo_slot_t *memo;			/* MAPE_MEMO_SLOTS */
 	struct mape_budget __percpu *budget;
+	mape_hint_slot_t *hints;		/* hint_mask + 1; NULL if random */
+	u32 hint_mask;
 };
 
 int mape_rule_init(struct mape_rule *rule, const struct net *net,
@@ -109,16 +140,20 @@ struct mape_search {
 	struct nf_conn *ct;
 	struct nf_conntrack_tuple tuple;	/* as sent, source rewritten */
 	const struct mape_rule *rule;
-	bool keep_original;			/* try the flow's own or hashed port first */
+	bool keep_original;			/* mapped, own, hashed port first */
+	u32 idx;				/* index of tuple's port in the set */
+	u64 endpoint;				/* mape_endpoint_hash() */
 	u32 lookups;
 	u32 quiet;				/* of the last closing holder probed */
 	bool took_over;
 	bool kept;
+	bool mapped;				/* got the endpoint's hinted port */
 	bool remembered;			/* cut short by the memo */
 	bool capped;				/* cut short by the budget */
 };
 
 bool mape_find_port(struct mape_search *s);
+void mape_hint_note(const struct mape_search *s);
 bool mape_proto_has_ports(u8 protonum);
 
 int nft_mape_module_init(void);

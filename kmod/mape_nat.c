@@ -7,6 +7,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/jhash.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_nat.h>
@@ -18,13 +20,22 @@ static void mape_rule_free(struct mape_rule *rule)
 {
 	kfree(rule->memo);
 	free_percpu(rule->budget);
+	kvfree(rule->hints);
 	rule->memo = NULL;
 	rule->budget = NULL;
+	rule->hints = NULL;
+}
+
+/* Two hint slots per port of the set, a power of two, capped. */
+static u32 mape_hint_slots(const struct mape_portset *ps)
+{
+	return roundup_pow_of_two(min_t(u32, 2 * ps->size, MAPE_HINT_MAX_SLOTS));
 }
 
 int mape_rule_init(struct mape_rule *rule, const struct net *net,
 		   u32 a, u32 k, u32 psid, u32 flags)
 {
+	bool maps = !(flags & NF_NAT_RANGE_PROTO_RANDOM_ALL);	/* random maps nothing */
 	int err = mape_portset_init(&rule->ps, a, k, psid);
 
 	switch (err) {
@@ -44,7 +55,13 @@ int mape_rule_init(struct mape_rule *rule, const struct net *net,
 
 	rule->memo = kcalloc(MAPE_MEMO_SLOTS, sizeof(*rule->memo), GFP_KERNEL_ACCOUNT);
 	rule->budget = alloc_percpu_gfp(struct mape_budget, GFP_KERNEL_ACCOUNT);
-	if (!rule->memo || !rule->budget) {
+	rule->hints = NULL;
+	if (maps) {
+		rule->hint_mask = mape_hint_slots(&rule->ps) - 1;
+		rule->hints = kvcalloc(rule->hint_mask + 1, sizeof(*rule->hints),
+				       GFP_KERNEL_ACCOUNT);
+	}
+	if (!rule->memo || !rule->budget || (maps && !rule->hints)) {
 		mape_rule_free(rule);
 		return -ENOMEM;
 	}
@@ -59,8 +76,10 @@ void mape_rule_destroy(struct mape_rule *rule, const struct net *net)
 }
 
 /*
- * One address of ADDR-ADDR per flow, chosen as snat chooses: a hash of the
- * source, and of the destination unless "persistent".
+ * One address of ADDR-ADDR per flow, from a hash of the source address:
+ * an endpoint's mapping is one address and port toward every destination.
+ * Only "random" and "fully-random", which give up that mapping, hash the
+ * destination too (unless "persistent"), as snat does.
  */
 static __be32 mape_pick_addr(const struct mape_rule *rule,
 			     const struct nf_conntrack_tuple *t,
@@ -72,7 +91,10 @@ static __be32 mape_pick_addr(const struct mape_rule *rule,
 	if (hi <= lo)
 		return addr_min;
 	net_get_random_once(&seed, sizeof(seed));
-	dst = rule->flags & NF_NAT_RANGE_PERSISTENT ? 0 : (__force u32)t->dst.u3.ip;
+	dst = 0;
+	if ((rule->flags & NF_NAT_RANGE_PROTO_RANDOM_ALL) &&
+	    !(rule->flags & NF_NAT_RANGE_PERSISTENT))
+		dst = (__force u32)t->dst.u3.ip;
 	h = jhash_2words((__force u32)t->src.u3.ip, dst, seed);
 	return htonl(lo + reciprocal_scale(h, hi - lo + 1));
 }
@@ -115,7 +137,10 @@ static unsigned int mape_setup(struct nf_conn *ct, const struct net_device *out,
 	mape_stat_add(net, MAPE_STAT_TRANSLATED, 1);
 	if (s) {
 		mape_stat_add(net, MAPE_STAT_KEPT, s->kept);
+		mape_stat_add(net, MAPE_STAT_MAPPED, s->mapped);
 		mape_stat_add(net, MAPE_STAT_TAKEOVER, s->took_over);
+		if (s->keep_original)
+			mape_hint_note(s);
 	}
 	return verdict;
 }

@@ -7,17 +7,19 @@
  * dropped packet. nf_nat_used_tuple() is not exported, so ask conntrack
  * directly about the reply tuple, as it does.
  *
- * Work per search is bounded: 1 lookup for the flow's own port, at most
+ * Work per search is bounded: at most 3 lookups for the ports that keep
+ * the flow's mapping (its endpoint's earlier, its own, its hashed), at most
  * min(P, MAPE_MAX_PROBES) for the walk (fewer when the destination is
  * remembered full or the CPU's budget is spent, see mape.h), and at most
  * MAPE_TAKEOVER_TRIES to evict closing TCP holders. No locks are taken;
- * conntrack lookups are RCU, the memo and budget are read and written
- * without locks (a torn or lost entry changes how long we look, never
- * which port is valid).
+ * conntrack lookups are RCU, the memo, budget and hints are read and
+ * written without locks (a lost entry changes how long we look or which
+ * free port we ask for first, never which port is valid).
  */
 #include <linux/jhash.h>
 #include <linux/random.h>
 #include <linux/siphash.h>
+#include <linux/ktime.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_l4proto.h>
@@ -166,6 +168,7 @@ static enum probe_result mape_probe(struct mape_search *s, bool kill)
 
 static void mape_set_port(struct mape_search *s, u32 idx)
 {
+	s->idx = idx;
 	s->tuple.src.u.all = htons(mape_portset_port(&s->rule->ps, idx));
 }
 
@@ -244,8 +247,12 @@ struct mape_closing {
 
 static void mape_closing_add(struct mape_closing *c, u32 idx, u32 quiet)
 {
-	u32 i = c->n;
+	u32 i;
 
+	for (i = 0; i < c->n; i++)	/* asked for before the walk, met again */
+		if (c->idx[i] == idx)
+			return;
+	i = c->n;
 	if (i == MAPE_TAKEOVER_TRIES) {
 		if (c->quiet[i - 1] >= quiet)
 			return;
@@ -361,54 +368,155 @@ static u32 mape_limit(struct mape_search *s, u32 key)
 	return full;
 }
 
+/* --- endpoint-independent mapping --- */
+
 /*
- * The port of the flow's own choosing: its source port when the set has
- * it (as the kernel's NAT keeps it), else the one its original tuple
- * hashes to under a boot-time secret, in this CPU's stripe (mape_walk:
- * two CPUs never ask for one port first). Either way each try of one
- * connection asks for the same port first, on the CPU its packets come
- * in on. That matters once our state is lost while the server's is not
- * (a reboot, an address that went and came back): the client's SYN meets
- * a stale socket, the server's challenge ACK makes the client reset it
- * and resend at once, and a port drawn anew would send that resend into
- * the next stale socket (200 stale sockets of 240 ports, 40 new
- * connections one at a time: 16.5 met per run, 38 with a port drawn
- * anew; the few that still failed were those whose hashed port another
- * flow held).
+ * The internal endpoint (zone, address, port or ICMP id, protocol) under
+ * a boot-time secret: the high 32 bits name it in the hint table, the low
+ * 32 bits pick its own index in the whole set: the same on every CPU and
+ * toward every destination, and unguessable from outside.
  */
-static u32 mape_own_index(const struct mape_search *s, bool *own)
+static u64 mape_endpoint_hash(const struct mape_search *s)
 {
 	static siphash_key_t key __read_mostly;
 	const struct nf_conntrack_tuple *t = &s->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
-	u16 port = ntohs(s->tuple.src.u.all);
 	u32 zone = nf_ct_zone_id(nf_ct_zone(s->ct), IP_CT_DIR_ORIGINAL);
-	u32 idx, lo, len;
 
-	*own = mape_portset_index(&s->rule->ps, port, &idx);
-	if (*own)
-		return idx;
 	net_get_random_once(&key, sizeof(key));
-	mape_stripe(s, &lo, &len);
-	return lo + siphash_4u32((__force u32)t->src.u3.ip, (__force u32)t->dst.u3.ip,
-				 (u32)(__force u16)t->src.u.all << 16 | (__force u16)t->dst.u.all,
-				 zone << 8 | t->dst.protonum, &key) % len;
+	return siphash_3u32((__force u32)t->src.u3.ip,
+			    (u32)(__force u16)t->src.u.all << 8 | t->dst.protonum,
+			    zone, &key);
 }
 
-static bool mape_try_own(struct mape_search *s, struct mape_closing *c)
+static u32 mape_endpoint_name(u64 endpoint)
 {
-	bool own;
-	u32 idx = mape_own_index(s, &own);
+	return (u32)(endpoint >> 32) ?: 1;
+}
 
-	mape_set_port(s, idx);
-	switch (mape_probe(s, false)) {
-	case PROBE_FREE:
-		s->kept = own;
-		return true;
-	case PROBE_CLOSING:
-		mape_closing_add(c, idx, s->quiet);
-		break;
-	default:
-		break;
+static mape_hint_slot_t *mape_hint_bucket(const struct mape_rule *rule, u32 name)
+{
+	return &rule->hints[name & rule->hint_mask & ~1u];
+}
+
+static u16 mape_hint_now(void)
+{
+	return (u16)ktime_get_seconds();
+}
+
+/* The index the endpoint's earlier flows got, if remembered. */
+static bool mape_hint_find(const struct mape_search *s, u32 *idx)
+{
+	u32 name = mape_endpoint_name(s->endpoint);
+	mape_hint_slot_t *b = mape_hint_bucket(s->rule, name);
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		u64 slot = READ_ONCE(b[i]);
+
+		if ((u32)(slot >> 32) != name)
+			continue;
+		*idx = (u16)(slot >> 16);
+		return *idx < s->rule->ps.size;	/* never ask outside the set */
+	}
+	return false;
+}
+
+/*
+ * A flow of the endpoint got s->idx: that becomes its hint unless it
+ * still has a younger one for another port (its mapping, in use toward
+ * this flow's destination). A new endpoint takes the older way of the
+ * bucket. Written only when something changes, so that flows of mapped
+ * endpoints leave the cache line alone most of the second.
+ */
+void mape_hint_note(const struct mape_search *s)
+{
+	u32 name = mape_endpoint_name(s->endpoint);
+	mape_hint_slot_t *b = mape_hint_bucket(s->rule, name);
+	u16 now = mape_hint_now(), age[2];
+	u64 slot[2], hint = (u64)name << 32 | s->idx << 16 | now;
+	int i, way;
+
+	for (i = 0; i < 2; i++) {
+		slot[i] = READ_ONCE(b[i]);
+		age[i] = now - (u16)slot[i];
+	}
+	for (i = 0; i < 2; i++) {
+		if ((u32)(slot[i] >> 32) != name)
+			continue;
+		if ((u16)(slot[i] >> 16) != s->idx && age[i] < MAPE_HINT_KEEP_S)
+			return;
+		if (slot[i] != hint)
+			WRITE_ONCE(b[i], hint);
+		return;
+	}
+	way = !slot[0] ? 0 : !slot[1] ? 1 : age[1] > age[0];
+	WRITE_ONCE(b[way], hint);
+}
+
+/* Append @idx to the @n candidates unless it is one of them already. */
+static u32 mape_candidate_add(u32 *cand, u32 n, u32 idx)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		if (cand[i] == idx)
+			return n;
+	cand[n] = idx;
+	return n + 1;
+}
+
+/*
+ * The ports a flow asks for before the walk, in this order: the port its
+ * endpoint's earlier flows got (the hint), its own source port when the
+ * set has it (as the kernel's NAT keeps it), the endpoint's hashed index.
+ * The hint comes first: an endpoint whose own port was taken toward one
+ * destination keeps the port it got instead toward the next. None depends
+ * on the destination, so an endpoint keeps one external port toward every
+ * destination where that port is free; and each try of one connection
+ * asks for the same port first. That matters once our state is lost while
+ * the server's is not (an address that went and came back): the client's
+ * SYN meets a stale socket, the server's challenge ACK makes the client
+ * reset it and resend at once, and a port drawn anew would send that
+ * resend into the next stale socket (200 stale sockets of 240 ports, 40
+ * new connections one at a time, measured with a per-connection hashed
+ * port: 16.5 met per run, 38 with a port drawn anew).
+ *
+ * Unlike the walk's first port (mape_walk), the hashed one is the same on
+ * every CPU: two new endpoints whose hashes meet, starting on two CPUs in
+ * the same instant toward one destination, ask for one port and one of
+ * them loses its first packet at confirm (insert_failed), as under the
+ * kernel's own NAT. Its client resends and the resend finds the port
+ * taken, and takes another toward that destination only: the hint, noted
+ * before confirm, keeps the lost port as the endpoint's mapping elsewhere.
+ * A per-CPU hashed port would give each endpoint a mapping per CPU.
+ */
+static bool mape_try_mapped(struct mape_search *s, struct mape_closing *c)
+{
+	u32 cand[3], n = 0, hint = 0, own_idx = 0, i;
+	bool own, hinted;
+
+	s->endpoint = mape_endpoint_hash(s);
+	hinted = mape_hint_find(s, &hint);
+	if (hinted)
+		cand[n++] = hint;
+	own = mape_portset_index(&s->rule->ps, ntohs(s->tuple.src.u.all), &own_idx);
+	if (own)
+		n = mape_candidate_add(cand, n, own_idx);
+	n = mape_candidate_add(cand, n, reciprocal_scale((u32)s->endpoint,
+							 s->rule->ps.size));
+	for (i = 0; i < n; i++) {
+		mape_set_port(s, cand[i]);
+		switch (mape_probe(s, false)) {
+		case PROBE_FREE:
+			s->kept = own && cand[i] == own_idx;
+			s->mapped = hinted && cand[i] == hint;
+			return true;
+		case PROBE_CLOSING:
+			mape_closing_add(c, cand[i], s->quiet);
+			break;
+		default:
+			break;
+		}
 	}
 	return false;
 }
@@ -419,7 +527,7 @@ bool mape_find_port(struct mape_search *s)
 	u32 key, limit;
 	bool found;
 
-	if (s->keep_original && mape_try_own(s, &closing))
+	if (s->keep_original && mape_try_mapped(s, &closing))
 		return true;
 	key = mape_memo_key(s);
 	limit = mape_limit(s, key);

@@ -40,6 +40,7 @@ static const char * const mape_stat_names[MAPE_STAT_MAX] = {
 	[MAPE_STAT_LOOKUPS]	= "lookups",
 	[MAPE_STAT_REMEMBERED]	= "remembered",
 	[MAPE_STAT_CAPPED]	= "capped",
+	[MAPE_STAT_MAPPED]	= "mapped",
 };
 
 void mape_stat_add(const struct net *net, enum mape_stat stat, u32 n)

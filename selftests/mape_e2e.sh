@@ -422,10 +422,12 @@ http_fetches() {
 # TIME_WAIT may refuse a taken-over port's SYN by its
 # timestamp check (PAWS: conntrack tracks no timestamps, so the CE cannot
 # tell), the client resets it and its SYN retransmission connects:
-# reported. So are clashes at confirm (with the set nearly all TIME_WAIT
-# both CPUs search beyond their stripes and may pick one port at once; CI,
-# two VMs side by side: 1 in 500) and SYNs refused while every port is
-# held by a flow that may not be taken over yet (6.1, CI: a few in 500):
+# reported. So are clashes at confirm (two new endpoints hashed to one
+# port, searched at once on two CPUs: 1 in P per such pair; and with the
+# set nearly all TIME_WAIT both CPUs search beyond their stripes and may
+# pick one port at once; CI, two VMs side by side: 1 in 500) and SYNs
+# refused while every port is held by a flow that may not be taken over
+# yet (6.1, CI: a few in 500):
 # each costs the client one SYN retransmission. Still known to fail on
 # 6.1 under load (1 run in 10 beside a CPU hog): reordered challenge ACKs
 # that leave conntrack ignoring a connection (README "Known limits").

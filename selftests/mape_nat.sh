@@ -80,9 +80,9 @@ icmp_ids_in_set() {
 	[ -z "$bad" ]
 }
 
-# udp_from SPORT PORT: one UDP flow from SPORT; prints the port seen. From
-# CPU 0: a port outside the set is first replaced by a hashed one in the
-# stripe of the CPU the packet comes in on.
+# udp_from SPORT PORT: one UDP flow from SPORT; prints the port seen. A
+# port outside the set is first replaced by the one its endpoint had, else
+# by the one the endpoint hashes to (mapping, mape_nattype.sh).
 udp_from() {
 	udp_ask "$client" $SERVER "$2" "$1"
 }
@@ -91,7 +91,7 @@ udp_from() {
 # lost its entry (a reboot, an address that came back; the client and the
 # server still hold theirs): the retry gets the same translated port, so
 # the server sees the same flow. A port drawn anew would match with
-# probability 1/120 (the CPU's stripe of 240).
+# probability 1/120 (from the CPU's stripe of the set, mape_walk).
 same_port_for_each_try() {
 	local first again
 	set_rule 4 8 20 && first=$(udp_from 30002 5359) || return 1

@@ -217,7 +217,7 @@ smp_against_snat() {
 # connections get through. Those go to another port of the server: toward
 # 8080 the server still holds the 40 old connections, and a new one whose
 # port meets a stale socket gets through only once the client has reset
-# it, a matter of timing and chance (kmod/mape_port.c, mape_own_index).
+# it, a matter of timing and chance (kmod/mape_port.c, mape_try_mapped).
 address_removed() {
 	local n after rc
 	set_rule 4 8 20 || return 1
