@@ -3,8 +3,9 @@
 # Install what building and testing need on Debian 12, skipping what is
 # present: toolchain, cmocka, libxtables-dev (the iptables plugin), QEMU,
 # busybox, and for the tests nft, iptables, netfilter-persistent, socat,
-# iperf3, ab, nginx and ifupdown; dkms; for make debs debhelper, dh-dkms,
-# lintian and fakeroot, and debootstrap for the Debian 13 package test; and
+# iperf3, ab, nginx, ifupdown and the STUN client and server; dkms; for
+# make debs debhelper, dh-dkms, lintian and fakeroot, and debootstrap for
+# the Debian 13 package test; and
 # the kernels the module is built and booted for:
 #   6.1   linux-image-amd64 + headers (Debian 12's own series)
 #   6.12  the newest linux-image-6.12.*+deb12-amd64 + headers
@@ -19,7 +20,7 @@ base="gcc make libc6-dev libcmocka-dev libxtables-dev pkg-config
       qemu-system-x86 busybox-static nftables iptables netfilter-persistent
       iptables-persistent socat iproute2 iputils-ping procps conntrack kmod
       cpio xz-utils zstd iperf3 apache2-utils nginx dkms ifupdown
-      debhelper dh-dkms lintian fakeroot debootstrap
+      stun-client stun-server debhelper dh-dkms lintian fakeroot debootstrap
       linux-image-amd64 linux-headers-amd64"
 old61=linux-headers-6.1.0-50-amd64
 

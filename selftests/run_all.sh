@@ -8,7 +8,7 @@
 #   run_all.sh [SCRIPT[:ARG]...]    default: all of them, in the order below
 cd "$(dirname "$0")" || exit 1
 # SCRIPT:ARG runs SCRIPT with one argument (the end-to-end scenarios).
-all="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_search.sh mape_netns.sh nft_mape.sh
+all="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_nattype.sh mape_search.sh mape_netns.sh nft_mape.sh
        xt_mape.sh:legacy xt_mape.sh:nft
        mape_e2e.sh:v6plus mape_e2e.sh:ocn mape_e2e.sh:rfc"
 tests=${*:-$all}

@@ -1,0 +1,227 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The NAT type the mape expression gives, seen from outside: Debian's STUN
+# client classifies it against Debian's STUN server (RFC 3489 tests), and
+# udp_peer asks several destinations which address and port one socket's
+# flows arrived from. The ports are checked against the set computed apart
+# from the module (not_in_set in lib.sh).
+#
+#   client                  router                                  server
+#   192.0.2.2/24 ---veth--- 192.0.2.1/24 | 198.51.100.1/24 ---veth--- 198.51.100.2/24
+#   192.0.2.3/24            snat to 198.51.100.1:mape 4/8/20 [flags]   198.51.100.3/24
+#                           (one rule at a time, set by each case)     stund on .2 and .3,
+#                                                                      udp_peer echo :3500-3503
+#
+# Endpoint-independent mapping (RFC 4787 REQ-1) is the default: an
+# endpoint (address, port, protocol) of the client keeps one external port
+# toward every destination where that port is free. random and
+# fully-random give every flow a port of its own (a symmetric NAT).
+. "$(dirname "$0")/lib.sh"
+require_vm
+
+NAT_ADDR=198.51.100.1
+SERVER=198.51.100.2
+SERVER2=198.51.100.3
+CLIENT2=192.0.2.3
+RULE=$MAPE_ROOT/build/tools/mape_rule
+PEER=$MAPE_ROOT/build/tools/udp_peer
+ECHO_PORTS="3500 3501 3502 3503"
+test_workdir
+
+setup() {
+	mape_install_module && topo_crs $NAT_ADDR $SERVER &&
+	ip -n "$server" addr add $SERVER2/24 dev eth0 &&
+	ip -n "$client" addr add $CLIENT2/24 dev eth0 || return 1
+	HOPS="$client $router $server"
+	ip netns exec "$server" stund -h $SERVER -a $SERVER2 > "$OUT/stund" 2>&1 &
+	# shellcheck disable=SC2086
+	ip netns exec "$server" "$PEER" echo $ECHO_PORTS &
+	wait_listen "$server" u 3478 && wait_listen "$server" u 3500
+}
+
+stat() { mape_stat "$router" "$1"; }
+
+# set_rule A K PSID [FLAGS]: the router's only rule, and no flows: a new
+# rule starts with no memory of earlier mappings.
+set_rule() {
+	ip netns exec "$router" nft flush chain ip nat post &&
+	ip netns exec "$router" conntrack -F > /dev/null 2>&1 &&
+	ip netns exec "$router" "$RULE" nat post $NAT_ADDR "$@"
+}
+
+# stun_run SPORT: one classification by the STUN client from SPORT (and
+# SPORT + 1, its second socket), in $OUT/stun-SPORT, on no earlier flows
+# (the router's conntrack flushed). Fails unless both
+# mapping tests (I, and I(2) toward the second address) were answered: a
+# query the emulated network lost is not a NAT type.
+stun_run() {
+	local f=$OUT/stun-$1
+	ip netns exec "$router" conntrack -F > /dev/null 2>&1
+	ip netns exec "$client" timeout "$(slow 30)" stun $SERVER -v -p "$1" > "$f" 2>&1
+	grep -q '^test I = 1' "$f" && grep -q '^test I(2) = 1' "$f"
+}
+
+# stun_type SPORT WANT [TRIES]: the STUN client classifies the NAT as WANT
+# (the start of its "Primary:" line), tried up to TRIES (1) times while
+# the answer differs; every mapped port it was told of is in the set.
+stun_type() {
+	local sport=$1 want=$2 tries=${3:-1} f=$OUT/stun-$1 got ports bad i
+	for ((i = 1; ; i++)); do
+		stun_run "$sport" && break
+		ktap_note "try $i: a mapping test went unanswered"
+		[ "$i" -lt 3 ] || return 1
+	done
+	for ((i = 1; ; i++)); do
+		got=$(sed -n 's/^Primary: *//p' "$f" | tr -d '\t')
+		ports=$(sed -n "s/^MappedAddress = ${NAT_ADDR//./\\.}:\([0-9]*\)$/\1/p" "$f" | sort -un)
+		ktap_note "from :$sport: \"$got\", mapped ports:" $ports
+		bad=$(echo "$ports" | not_in_set 4 8 20)
+		[ -n "$ports" ] && [ -z "$bad" ] || { echo "# outside 4/8/20:" $bad; return 1; }
+		case $got in "$want"*) return 0 ;; esac
+		[ "$i" -lt "$tries" ] && stun_run "$sport" || return 1
+	done
+}
+
+# map [SADDR:]SPORT DEST...: udp_peer from SPORT asks each DEST (ADDR:PORT) what
+# it saw; prints the ports seen, one per line, in order.
+map() {
+	local sport=$1 name=$1-$RANDOM
+	shift
+	ip netns exec "$client" "$PEER" map "$sport" "$@" > "$OUT/map-$name" || {
+		sed 's/^/# /' "$OUT/map-$name" >&2
+		return 1
+	}
+	awk -v a=$NAT_ADDR '$3 == a { print $4 }' "$OUT/map-$name"
+}
+
+# in_set PORT...: each port in 4/8/20.
+in_set() { [ $# -gt 0 ] && [ -z "$(printf '%s\n' "$@" | not_in_set 4 8 20)" ]; }
+
+# --- what the STUN client says ---
+
+# 40000 is outside 4/8/20: the NAT picks a port, and keeps it toward the
+# STUN server's second address.
+stun_default() {
+	set_rule 4 8 20 && nat_mark "$router" &&
+	stun_type 40000 "Independent Mapping, Port Dependent Filter, random port" &&
+	nat_expect "$router" 0
+}
+
+# 37184 = 9 << 12 | 20 << 4: in the set, kept, as the kernel's NAT keeps it.
+stun_default_in_set() {
+	set_rule 4 8 20 &&
+	stun_type 37184 "Independent Mapping, Port Dependent Filter, preserves ports"
+}
+
+# The random port its socket gets toward the server's second address
+# meets the first one's by chance, 1 in 120 (the walk starts in the CPU's
+# stripe of the set, mape_walk): a NAT that looks endpoint-independent
+# once. Three tries: 1 in 1.7 million.
+stun_random() {
+	set_rule 4 8 20 "$1" && stun_type 40010 "Dependent Mapping" 3
+}
+
+# --- one socket, many destinations ---
+
+DESTS="$SERVER:3500 $SERVER:3501 $SERVER:3502 $SERVER:3503
+       $SERVER2:3500 $SERVER2:3501 $SERVER2:3502 $SERVER2:3503"
+
+# One socket toward 8 destinations: one external port, in the set. The
+# first flow makes one lookup, each later one one more (its mapped port is
+# free there), and 7 count as mapped.
+one_port_many_destinations() {
+	local ports t0 l0 m0
+	set_rule 4 8 20 || return 1
+	t0=$(stat translated) l0=$(stat lookups) m0=$(stat mapped)
+	# shellcheck disable=SC2086
+	ports=$(map 40100 $DESTS) || return 1
+	ktap_note "from :40100 toward 8 destinations:" $ports "(translated" \
+		"+$(( $(stat translated) - t0 )), lookups +$(( $(stat lookups) - l0 )), mapped +$(( $(stat mapped) - m0 )))"
+	# shellcheck disable=SC2086
+	in_set $ports && [ "$(echo "$ports" | wc -l)" = 8 ] &&
+	[ "$(echo "$ports" | sort -u | wc -l)" = 1 ] &&
+	[ "$(stat translated)" = $((t0 + 8)) ] && [ "$(stat lookups)" = $((l0 + 8)) ] &&
+	[ "$(stat mapped)" = $((m0 + 7)) ]
+}
+
+# An endpoint's port P taken toward one destination by another client
+# socket's flow (bound to P itself, which the NAT keeps; its conntrack
+# entry outlives the socket): toward there the endpoint gets another port
+# of the set, and toward a third destination its mapping P again: the
+# flow that had to move does not move the mapping (P is also the
+# endpoint's hashed port, so this catches a hint overwritten, no more).
+mapping_kept_when_taken_once() {
+	local p q r
+	set_rule 4 8 20 && p=$(map 40200 $SERVER:3500) || return 1
+	map "$p" $SERVER:3501 > /dev/null && q=$(map 40200 $SERVER:3501) &&
+	r=$(map 40200 $SERVER:3502) || return 1
+	ktap_note ":40200 arrived as :$p; toward .2:3501, where :$p was taken, as :$q; then as :$r"
+	in_set "$p" "$q" "$r" && [ "$q" != "$p" ] && [ "$r" = "$p" ]
+}
+
+# The router forgets every flow (conntrack flushed), the rule stays: the
+# endpoint's next flow gets the port its flows had, even one that was not
+# its first choice. Its first choice H (seen under a rule of its own) is
+# held toward .2:3500 by the flow of a socket bound to H (kept: H is in
+# the set), so
+# there the endpoint gets W; after the flush, toward .3:3501, W again.
+mapping_kept_after_flush() {
+	local h w q
+	set_rule 4 8 20 && h=$(map 40300 $SERVER:3500) || return 1
+	set_rule 4 8 20 && map "$h" $SERVER:3500 > /dev/null &&
+	w=$(map 40300 $SERVER:3500) || return 1
+	ip netns exec "$router" conntrack -F > /dev/null 2>&1 || return 1
+	q=$(map 40300 $SERVER2:3501) || return 1
+	ktap_note ":40300 arrived as :$h first, as :$w where :$h was taken, after a flush as :$q"
+	in_set "$h" "$w" "$q" && [ "$w" != "$h" ] && [ "$q" = "$w" ]
+}
+
+# An endpoint whose own port (37190, in the set) a flow from another
+# client address holds toward .2:3500 gets another port W there, and keeps W toward
+# .2:3501 instead of going back to its own port: one mapping, not two.
+mapping_not_split_by_own_port() {
+	local w r
+	set_rule 4 8 20 && map $CLIENT2:37190 $SERVER:3500 > /dev/null &&
+	w=$(map 37190 $SERVER:3500) && r=$(map 37190 $SERVER:3501) || return 1
+	ktap_note ":37190, held by $CLIENT2 toward .2:3500, arrived there as :$w, then as :$r"
+	in_set "$w" "$r" && [ "$w" != 37190 ] && [ "$r" = "$w" ]
+}
+
+# A new rule has no memory of mappings; the port an endpoint gets first is
+# still its own (a keyed hash of the endpoint), so a reloaded ruleset
+# gives it the same port again.
+same_port_after_reload() {
+	local p q
+	set_rule 4 8 20 && p=$(map 40400 $SERVER:3500) || return 1
+	set_rule 4 8 20 && q=$(map 40400 $SERVER:3501) || return 1
+	ktap_note ":40400 arrived as :$p, after a reload as :$q"
+	in_set "$p" "$q" && [ "$q" = "$p" ]
+}
+
+# random: a port per flow, never the endpoint's mapping. 8 flows on one
+# port by chance: 120^-7 (each walk starts in its CPU's 120-port stripe).
+random_maps_nothing() {
+	local ports m0
+	set_rule 4 8 20 "$1" && m0=$(stat mapped) || return 1
+	# shellcheck disable=SC2086
+	ports=$(map 40500 $DESTS) || return 1
+	ktap_note "flags $1: from :40500 toward 8 destinations:" $ports
+	# shellcheck disable=SC2086
+	in_set $ports && [ "$(echo "$ports" | sort -u | wc -l)" -gt 1 ] &&
+	[ "$(stat mapped)" = "$m0" ]
+}
+
+ktap_plan 12
+ktap_test "setup" setup
+ktap_test "stun_default_independent_mapping" stun_default
+ktap_test "stun_default_in_set_preserves_port" stun_default_in_set
+ktap_test "stun_random_dependent_mapping" stun_random 4
+ktap_test "stun_fully_random_dependent_mapping" stun_random 16
+ktap_test "one_port_toward_8_destinations" one_port_many_destinations
+ktap_test "mapping_kept_when_taken_toward_one" mapping_kept_when_taken_once
+ktap_test "mapping_not_split_by_own_port" mapping_not_split_by_own_port
+ktap_test "mapping_kept_after_conntrack_flush" mapping_kept_after_flush
+ktap_test "same_port_after_rule_reload" same_port_after_reload
+ktap_test "random_maps_nothing" random_maps_nothing 4
+ktap_test "fully_random_maps_nothing" random_maps_nothing 16
+ktap_finish
