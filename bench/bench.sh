@@ -13,6 +13,9 @@
 # Contenders (P ports each; the set is selftests/lib.sh set_ranges A K PSID):
 #   snat    snat to ADDR:LO-HI, a contiguous range of P ports (not MAP-E valid)
 #   mape    snat to ADDR:mape a/k/psid (added by build/tools/mape_rule)
+#   mape-prev  the same rule on an earlier build of the module
+#           (BENCH_PREV_KO, bench/run.sh --prev REV): swapped in and out
+#           around its runs, so it is paired with mape round by round
 #   numgen  snat ip to ADDR : numgen inc mod P map { 0 : port0, ... }, one per protocol
 #   block   one rule per range (block) of the set, chosen the iptables
 #           statistic-nth way (rule i: numgen inc mod (N - i) 0 snat to ADDR:range_i)
@@ -42,6 +45,7 @@
 #   BENCH_FLOOD=6000:3000 (datagrams : per second)
 #   BENCH_TPUT_SECS=3 (throughput: the first set of BENCH_SETS)
 #   BENCH_KERNEL_LABEL (default uname -r)
+#   BENCH_PREV_KO (contender mape-prev's module), BENCH_PREV_REV (its name)
 #
 # shellcheck disable=SC2154 # ns_create and topo_crs set client, router, server, ...
 set -uo pipefail
@@ -51,7 +55,8 @@ ROOT=$MAPE_ROOT
 
 OUT=${BENCH_OUT:-/run/mape-vm/bench}
 SETS=${BENCH_SETS:-4/8/20 6/6/41}
-CONTENDERS=${BENCH_CONTENDERS:-snat mape numgen block}
+PREV_KO=${BENCH_PREV_KO:-}
+CONTENDERS=${BENCH_CONTENDERS:-snat mape numgen block${PREV_KO:+ mape-prev}}
 PROTOS=${BENCH_PROTOS:-udp tcp}
 ROUNDS=${BENCH_ROUNDS:-3}
 TESTS=${BENCH_TESTS:-flows flood tput}
@@ -161,7 +166,7 @@ rules() {
 				echo "		meta l4proto $proto numgen inc mod $((${#rs[@]} - i)) 0 snat to $NAT_ADDR:${rs[i]}"
 			done
 		done ;;
-	mape) ;;	# added by mape_rule below
+	mape|mape-prev) ;;	# added by mape_rule below
 	esac
 	echo "	}"
 	echo "}"
@@ -173,9 +178,11 @@ set_rules() {
 	rules "$@" > "$f"
 	logged ip netns exec "$router" nft flush ruleset &&
 	logged ip netns exec "$router" nft -f "$f" || return 1
-	if [ "$1" = mape ]; then
-		logged ip netns exec "$router" "$RULE" nat post $NAT_ADDR "$2" "$3" "$4" || return 1
-	fi
+	case $1 in
+	mape|mape-prev)
+		use_module "$1" &&
+		logged ip netns exec "$router" "$RULE" nat post $NAT_ADDR "$2" "$3" "$4" || return 1 ;;
+	esac
 }
 
 # check_arg CONTENDER A K PSID: the set a seen port must lie in.
@@ -198,6 +205,29 @@ load_module() {
 		return
 	fi
 	note "SKIP contender mape: the nf_nat_mape module cannot be loaded here (run in the VM: bench/run.sh)"
+}
+
+# use_module mape|mape-prev: that contender's build of the module loaded.
+# Only between runs, with the router's ruleset flushed: nothing holds it.
+loaded=mape
+use_module() {
+	[ "$1" = "$loaded" ] && return 0
+	logged rmmod nf_nat_mape || return 1
+	if [ "$1" = mape-prev ]; then
+		logged insmod "$PREV_KO"
+	else
+		logged modprobe nf_nat_mape
+	fi || return 1
+	loaded=$1
+}
+
+# have CONTENDER: its module (if it needs one) can be loaded here.
+have() {
+	case $1 in
+	mape) [ $have_mape = 1 ] ;;
+	mape-prev) [ $have_mape = 1 ] && [ -n "$PREV_KO" ] && [ -r "$PREV_KO" ] ;;
+	*) true ;;
+	esac
 }
 
 # mape_counts: the router's nf_nat_mape counters, MAPE_FIELDS order, one a line.
@@ -317,7 +347,7 @@ flows_round() {
 		IFS=/ read -r a k psid <<< "$set"
 		[ "$(set_size "$a" "$k" "$psid")" -gt 0 ] || { note "set $set has no port: skipped"; continue; }
 		for c in $(rotate "$round" $CONTENDERS); do
-			[ "$c" = mape ] && [ $have_mape = 0 ] && continue
+			have "$c" || continue
 			set_rules "$c" "$a" "$k" "$psid" || { note "rules for $c failed"; continue; }
 			for proto in $PROTOS; do
 				note "round $round $set $c $proto"
@@ -337,7 +367,7 @@ flood_round() {
 		[ "$(set_size "$a" "$k" "$psid")" -gt 0 ] || { note "set $set has no port: skipped"; continue; }
 		# shellcheck disable=SC2046
 		for c in $(rotate "$round" $(flood_contenders)); do
-			[ "$c" = mape ] && [ $have_mape = 0 ] && continue
+			have "$c" || continue
 			set_rules "$c" "$a" "$k" "$psid" || { note "rules for $c failed"; continue; }
 			note "round $round $set $c flood"
 			flood_run "$a" "$k" "$psid" "$c" "$round" || note "generator exited $? ($set $c flood)"
@@ -408,7 +438,8 @@ tput_rule() {
 	} > "$f"
 	ip netns exec "$ce" nft delete table ip nat 2>/dev/null
 	logged ip netns exec "$ce" nft -f "$f" || return 1
-	[ "$1" = mape ] && { logged ip netns exec "$ce" "$RULE" nat post $NAT_ADDR "$2" "$3" "$4" || return 1; }
+	[ "$1" = mape ] && { use_module mape &&
+		logged ip netns exec "$ce" "$RULE" nat post $NAT_ADDR "$2" "$3" "$4" || return 1; }
 	return 0
 }
 
@@ -428,7 +459,7 @@ bench_tput() {
 	[ $have_mape = 1 ] || note "SKIP throughput of mape: no module"
 	for round in $(seq 1 "$ROUNDS"); do
 		for c in $(rotate "$round" snat mape); do
-			[ "$c" = mape ] && [ $have_mape = 0 ] && continue
+			have "$c" || continue
 			tput_rule "$c" "$a" "$k" "$psid" || { note "tput rule $c failed"; continue; }
 			ct_flush "$ce"
 			logged ip netns exec "$tclient" iperf3 -c 203.0.113.2 -A $CLIENT_CPU \
@@ -451,6 +482,7 @@ versions() {
 		echo "conntrack: $(conntrack --version 2>&1 | head -1)"
 		echo "iperf3: $(iperf3 --version 2>&1 | head -1)"
 		echo "nf_nat_mape: $(cat /sys/module/nf_nat_mape/srcversion 2>/dev/null || echo 'not loaded') srcversion"
+		[ -z "$PREV_KO" ] || echo "mape-prev: ${BENCH_PREV_REV:-$PREV_KO}, $(modinfo -F srcversion "$PREV_KO" 2>/dev/null) srcversion"
 		echo "gen: $(sha256sum "$GEN" | cut -c1-16) sha256"
 		echo "conntrack buckets/max: $(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null)/$(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null)"
 		echo "parameters: SETS='$SETS' CONTENDERS='$CONTENDERS' PROTOS='$PROTOS' ROUNDS=$ROUNDS TESTS='$TESTS'"

@@ -191,6 +191,7 @@ function flood_table(   si, i, f) {
 
 {
 	k = $1; set = $2; c = $3; proto = $4; round = $5
+	if (c == "mape-prev") any_prev = 1
 	kv($6)
 	name = v["_name"]
 	if (!(k in seen_k)) { seen_k[k] = 1; kernels[++nk] = k }
@@ -267,10 +268,11 @@ function flood_table(   si, i, f) {
 }
 
 END {
-	nc = split("snat mape numgen block", C, " ")
+	nc = split("snat mape numgen block" (any_prev ? " mape-prev" : ""), C, " ")
 	PAIRED = " (per-round pairs)"
 	title["snat"] = "snat (contiguous)"; title["mape"] = "mape"
 	title["numgen"] = "numgen map"; title["block"] = "per-block nth"
+	title["mape-prev"] = "mape, earlier build"
 	for (ki = 1; ki <= nk; ki++) {
 		K = kernels[ki]
 		print ""
@@ -360,14 +362,17 @@ END {
 		      "server ports so that no destination passes 10 % of P; every flow is held open. " \
 		      "mape / snat: median [min-max] of the per-round ratios (paired runs)."
 		print ""
-		header("| P (a/k/psid) | proto |", " mape / snat |")
+		header("| P (a/k/psid) | proto |", " mape / snat |" (any_prev ? " mape / earlier |" : ""))
 		for (si = 1; si <= ns[K]; si++) {
 			S = sets[K, si]
 			for (pi = 1; pi <= 2; pi++) {
 				pr = pi == 1 ? "udp" : "tcp"
 				printf "| %d (%s) | %s |", setsize(S), S, pr
 				for (i = 1; i <= nc; i++) printf " %s |", mmm(get(burst, K SUBSEP S SUBSEP C[i] SUBSEP pr))
-				print " " rmm(paired("burst", K SUBSEP S SUBSEP "mape" SUBSEP pr, K SUBSEP S SUBSEP "snat" SUBSEP pr)) " |"
+				printf " %s |", rmm(paired("burst", K SUBSEP S SUBSEP "mape" SUBSEP pr, K SUBSEP S SUBSEP "snat" SUBSEP pr))
+				if (any_prev)
+					printf " %s |", rmm(paired("burst", K SUBSEP S SUBSEP "mape" SUBSEP pr, K SUBSEP S SUBSEP "mape-prev" SUBSEP pr))
+				print ""
 			}
 		}
 		print ""
@@ -655,6 +660,15 @@ else
 	echo "report.sh: no gnuplot (apt-get install gnuplot-nox): no plot" >&2
 fi
 
+# any_prev DIR...: one of the runs measured contender mape-prev.
+any_prev() {
+	local d
+	for d; do
+		grep -qs '^mape-prev: ' "$d/versions.txt" && return 0
+	done
+	return 1
+}
+
 {
 	echo "# nf_nat_mape benchmark results"
 	echo
@@ -666,6 +680,9 @@ fi
 	echo "- **mape**: \`snat to ADDR:mape a/k/psid\` (added with build/tools/mape_rule);"
 	echo "- **numgen map**: \`snat ip to ADDR : numgen inc mod P map { 0 : port0, ... }\`, one per protocol (the OpenWrt recipe);"
 	echo "- **per-block nth**: one rule per block of the set, rule i \`numgen inc mod (N - i) 0 snat to ADDR:block_i\` (iptables statistic nth, in nft)."
+	if any_prev "$@"; then
+		echo "- **mape, earlier build**: the same rule on the module of an earlier revision (\`bench/run.sh --prev REV\`; which one: versions.txt), swapped in for its runs."
+	fi
 	echo
 	echo "Only ratios within one kernel's run mean much: the VM is QEMU/TCG."
 	if [ -s "$OUT/host.txt" ]; then

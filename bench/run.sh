@@ -6,12 +6,16 @@
 # directories of this run only.
 #
 #   bench/run.sh [--kernel KVER]... [--timeout SECS] [--host] [--out DIR]
+#                [--prev REV]
 #
 # KVER as selftests/vm/run.sh takes it (6.1, 6.12, a full release); default:
 # every bootable kernel. BENCH_* variables in the environment are handed to
 # bench.sh (see its header), e.g. BENCH_ROUNDS=5 or BENCH_SETS=4/8/20.
 # --host runs bench.sh right here, without the module and without ip6tnl:
 # contenders snat, numgen and block only (a check of the bench itself).
+# --prev REV adds contender mape-prev: the module as of git revision REV,
+# built into build/bench/prev/ (BENCH_CONTENDERS="mape mape-prev" for
+# only the two; the flood takes it in BENCH_FLOOD_CONTENDERS).
 # OUT: --out, else bench/results (VM) or build/bench/host (--host).
 # Logs of the VM runs: build/bench/ (BENCH_LOGDIR).
 set -euo pipefail
@@ -21,9 +25,10 @@ OUT=""
 kernels=""
 timeout=1800
 host=0
+prev=""
 orig_args=("$@")
 
-usage() { sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '7,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -31,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--host) host=1; shift ;;
 	--out) OUT=$2; shift 2 ;;
+	--prev) prev=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -43,6 +49,7 @@ LOGDIR=${BENCH_LOGDIR:-$ROOT/build/bench}
 mkdir -p "$OUT/raw"
 [ "$host" = 1 ] || mkdir -p "$LOGDIR"
 runs=()		# the raw directories this run made
+bench_env_prev=()
 
 # The BENCH_* settings of this run, as env arguments for the guest (whose
 # output always goes to the run directory run.sh shares with it).
@@ -67,6 +74,26 @@ host_info() {
 	} > "$OUT/host.txt"
 }
 
+# prev_module KVER: with --prev, the module of that revision for KVER,
+# from the revision's own sources and build script; its path handed to
+# bench.sh.
+prev_module() {
+	local src=$LOGDIR/prev/$prev
+	[ -n "$prev" ] || return 0
+	if [ ! -d "$src" ]; then
+		mkdir -p "$src" && git -C "$ROOT" archive "$prev" | tar -x -C "$src" || {
+			echo "bench/run.sh: --prev $prev: no such revision" >&2
+			rm -rf "$src"
+			return 1
+		}
+	fi
+	"$src/scripts/build-module.sh" "$1" > "$LOGDIR/module-prev-$1.log" 2>&1 || {
+		echo "bench/run.sh: module of $prev for $1 failed: $LOGDIR/module-prev-$1.log" >&2
+		return 1
+	}
+	bench_env_prev=("BENCH_PREV_KO=$src/build/$1/nf_nat_mape.ko" "BENCH_PREV_REV=$prev")
+}
+
 # run_vm KVER: one guest run; raw results to $OUT/raw/KVER.
 run_vm() {
 	local k=$1 kver log kept rc
@@ -78,13 +105,14 @@ run_vm() {
 		echo "bench/run.sh: module build for $kver failed: $LOGDIR/module-$kver.log" >&2
 		return 1
 	}
+	prev_module "$kver" || return 1
 	log=$LOGDIR/vm-$kver.log
 	echo "bench/run.sh: $kver: selftests/vm/run.sh --keep --kernel $kver --timeout $timeout -- ${bench_env[*]} bench/bench.sh (log: $log)" >&2
 	set +e
 	# --keep: an interrupted run leaves its directory; it is in VMTMP,
 	# which the next run empties.
 	TMPDIR=$VMTMP selftests/vm/run.sh --keep --kernel "$kver" --timeout "$timeout" -- \
-		"${bench_env[@]}" bench/bench.sh 2>&1 | tee "$log" | grep --line-buffered -E '^(bench\.sh|run\.sh): '
+		"${bench_env[@]}" "${bench_env_prev[@]}" bench/bench.sh 2>&1 | tee "$log" | grep --line-buffered -E '^(bench\.sh|run\.sh): '
 	rc=${PIPESTATUS[0]}
 	set -e
 	kept=$(sed -n 's/^run\.sh: kept //p' "$log" | tail -1)
