@@ -113,7 +113,7 @@ struct mape_rule {
 	u32 flags;				/* NF_NAT_RANGE_* subset */
 	mape_memo_slot_t *memo;			/* MAPE_MEMO_SLOTS */
 	struct mape_budget __percpu *budget;
-	mape_hint_slot_t *hints;		/* hint_mask + 1; NULL if random */
+	mape_hint_slot_t *hints;		/* hint_mask + 1; NULL: random maps nothing */
 	u32 hint_mask;
 };
 
@@ -140,7 +140,6 @@ struct mape_search {
 	struct nf_conn *ct;
 	struct nf_conntrack_tuple tuple;	/* as sent, source rewritten */
 	const struct mape_rule *rule;
-	bool keep_original;			/* mapped, own, hashed port first */
 	u32 idx;				/* index of tuple's port in the set */
 	u64 endpoint;				/* mape_endpoint_hash() */
 	u32 lookups;

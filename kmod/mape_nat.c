@@ -139,7 +139,7 @@ static unsigned int mape_setup(struct nf_conn *ct, const struct net_device *out,
 		mape_stat_add(net, MAPE_STAT_KEPT, s->kept);
 		mape_stat_add(net, MAPE_STAT_MAPPED, s->mapped);
 		mape_stat_add(net, MAPE_STAT_TAKEOVER, s->took_over);
-		if (s->keep_original)
+		if (s->rule->hints)
 			mape_hint_note(s);
 	}
 	return verdict;
@@ -160,7 +160,6 @@ unsigned int mape_translate(const struct mape_rule *rule, struct nf_conn *ct,
 	struct mape_search s = {
 		.ct = ct,
 		.rule = rule,
-		.keep_original = !(rule->flags & NF_NAT_RANGE_PROTO_RANDOM_ALL),
 	};
 	bool found;
 

@@ -527,7 +527,7 @@ bool mape_find_port(struct mape_search *s)
 	u32 key, limit;
 	bool found;
 
-	if (s->keep_original && mape_try_mapped(s, &closing))
+	if (s->rule->hints && mape_try_mapped(s, &closing))
 		return true;
 	key = mape_memo_key(s);
 	limit = mape_limit(s, key);
