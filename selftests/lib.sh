@@ -365,14 +365,18 @@ hop_report() {
 	done
 }
 
-# udp_ask NS ADDR PORT SPORT: one UDP query from SPORT of NS to
-# ADDR:PORT; prints the answer. Sent again from the same port (the same
-# conntrack entry and translated port) until answered, 3 sends at most, as
-# a real client resends: the emulated network may lose one.
+# udp_ask NS ADDR PORT [SADDR:]SPORT: one UDP query from SPORT (of SADDR)
+# in NS to ADDR:PORT; prints the answer. Sent again from the same port
+# (the same conntrack entry and translated port) until answered, 3 sends
+# at most, as a real client resends: the emulated network may lose one.
+# A resend is noted on stderr, so that a run shows how often it was needed.
 udp_ask() {
-	local ns=$1 addr=$2 port=$3 sport=$4 out
-	for _ in 1 2 3; do
-		out=$(echo q | ip netns exec "$ns" socat -T "$(slow 3)" - UDP:"$addr:$port",sourceport="$sport")
+	local ns=$1 addr=$2 port=$3 src=sourceport=$4 out i
+	case $4 in *:*) src=bind=$4 ;; esac
+	for i in 1 2 3; do
+		[ "$i" = 1 ] || echo "# udp_ask: send $i to $addr:$port from $4" >&2
+		out=$(echo q | ip netns exec "$ns" socat -T "$(slow 3)" -t "$(slow 1)" - \
+			UDP:"$addr:$port,$src")
 		[ -n "$out" ] && { echo "$out"; return 0; }
 	done
 	return 1

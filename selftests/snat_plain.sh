@@ -33,22 +33,15 @@ start_servers() {
 }
 
 # flow PROTO SPORT: one flow from source port SPORT; prints what the
-# server saw. A UDP query is sent again, from the same port (so on the same
-# conntrack entry and translated port), until answered, 3 sends at most:
-# CI once lost one of three under two VMs' load. The TCP client only
-# reads ("-u"): an EOF from it would give the server socat 0.5 s to
-# finish, less than a debug kernel takes to fork its answer. The UDP
-# client's wait for the answer after its own EOF ("-t") grows with
-# MAPE_SLOW for the same reason.
+# server saw (a UDP query resent as udp_ask does: CI once lost one of
+# three under two VMs' load). The TCP client only reads ("-u"): an EOF
+# from it would give the server socat 0.5 s to finish, less than a debug
+# kernel takes to fork its answer.
 flow() {
-	local i out
 	case "$1" in
 	tcp) ip netns exec "$client" socat -u -T6 \
 		TCP:$SERVER:8080,sourceport=$2,connect-timeout=3 - ;;
-	udp) for i in 1 2 3; do
-		out=$(echo q | ip netns exec "$client" socat -T "$(slow 2)" -t "$(slow 1)" - UDP:$SERVER:5353,sourceport=$2)
-		[ -z "$out" ] || { echo "$out"; break; }
-	     done ;;
+	udp) udp_ask "$client" $SERVER 5353 "$2" ;;
 	esac
 }
 
