@@ -66,8 +66,7 @@ unit: build/unit/portset_test
 	CMOCKA_MESSAGE_OUTPUT=TAP $<
 
 # Helpers the kernel selftests run inside the VM.
-SELFTEST_TOOLS := build/tools/mape_rule build/tools/flows build/tools/ct_free \
-		  build/tools/udp_peer
+SELFTEST_TOOLS := build/tools/mape_rule build/tools/flows build/tools/ct_free
 
 build/tools/%: selftests/tools/%.c $(wildcard selftests/tools/*.h) include/uapi/nf_nat_mape.h
 	@mkdir -p $(@D)

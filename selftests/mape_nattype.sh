@@ -2,15 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 # The NAT type the mape expression gives, seen from outside: Debian's STUN
 # client classifies it against Debian's STUN server (RFC 3489 tests), and
-# udp_peer asks several destinations which address and port one socket's
-# flows arrived from. The ports are checked against the set computed apart
+# one client endpoint asks several flows servers which port its flows
+# arrived from. The ports are checked against the set computed apart
 # from the module (not_in_set in lib.sh).
 #
 #   client                  router                                  server
 #   192.0.2.2/24 ---veth--- 192.0.2.1/24 | 198.51.100.1/24 ---veth--- 198.51.100.2/24
 #   192.0.2.3/24            snat to 198.51.100.1:mape 4/8/20 [flags]   198.51.100.3/24
 #                           (one rule at a time, set by each case)     stund on .2 and .3,
-#                                                                      udp_peer echo :3500-3503
+#                                                                      flows serve udp :3500-3503
 #
 # Endpoint-independent mapping (RFC 4787 REQ-1) is the default: an
 # endpoint (address, port, protocol) of the client keeps one external port
@@ -24,19 +24,21 @@ SERVER=198.51.100.2
 SERVER2=198.51.100.3
 CLIENT2=192.0.2.3
 RULE=$MAPE_ROOT/build/tools/mape_rule
-PEER=$MAPE_ROOT/build/tools/udp_peer
-ECHO_PORTS="3500 3501 3502 3503"
+FLOWS=$MAPE_ROOT/build/tools/flows
+SERVER_PORTS="3500 3501 3502 3503"
 test_workdir
 
 setup() {
+	local p
 	mape_install_module && topo_crs $NAT_ADDR $SERVER &&
 	ip -n "$server" addr add $SERVER2/24 dev eth0 &&
 	ip -n "$client" addr add $CLIENT2/24 dev eth0 || return 1
 	HOPS="$client $router $server"
 	ip netns exec "$server" stund -h $SERVER -a $SERVER2 > "$OUT/stund" 2>&1 &
-	# shellcheck disable=SC2086
-	ip netns exec "$server" "$PEER" echo $ECHO_PORTS &
-	wait_listen "$server" u 3478 && wait_listen "$server" u 3500
+	for p in $SERVER_PORTS; do
+		ip netns exec "$server" "$FLOWS" serve udp "$p" &
+	done
+	wait_listen "$server" u 3478 && wait_listen "$server" u 3503
 }
 
 stat() { mape_stat "$router" "$1"; }
@@ -49,49 +51,37 @@ set_rule() {
 	ip netns exec "$router" "$RULE" nat post $NAT_ADDR "$@"
 }
 
-# stun_run SPORT: one classification by the STUN client from SPORT (and
-# SPORT + 1, its second socket), in $OUT/stun-SPORT, on no earlier flows
-# (the router's conntrack flushed). Fails unless both
-# mapping tests (I, and I(2) toward the second address) were answered: a
-# query the emulated network lost is not a NAT type.
-stun_run() {
-	local f=$OUT/stun-$1
-	ip netns exec "$router" conntrack -F > /dev/null 2>&1
-	ip netns exec "$client" timeout "$(slow 30)" stun $SERVER -v -p "$1" > "$f" 2>&1
-	grep -q '^test I = 1' "$f" && grep -q '^test I(2) = 1' "$f"
-}
-
-# stun_type SPORT WANT [TRIES]: the STUN client classifies the NAT as WANT
-# (the start of its "Primary:" line), tried up to TRIES (1) times while
-# the answer differs; every mapped port it was told of is in the set.
+# stun_type SPORT "A K PSID" WANT: the STUN client from SPORT (and SPORT +
+# 1, its second socket) classifies the NAT as WANT (the start of its
+# "Primary:" line). Both mapping tests (I, and I(2) toward the server's
+# second address) must have been answered, or it cannot tell a mapping;
+# every address it was told of is NAT_ADDR with a port of the set.
 stun_type() {
-	local sport=$1 want=$2 tries=${3:-1} f=$OUT/stun-$1 got ports bad i
-	for ((i = 1; ; i++)); do
-		stun_run "$sport" && break
-		ktap_note "try $i: a mapping test went unanswered"
-		[ "$i" -lt 3 ] || return 1
-	done
-	for ((i = 1; ; i++)); do
-		got=$(sed -n 's/^Primary: *//p' "$f" | tr -d '\t')
-		ports=$(sed -n "s/^MappedAddress = ${NAT_ADDR//./\\.}:\([0-9]*\)$/\1/p" "$f" | sort -un)
-		ktap_note "from :$sport: \"$got\", mapped ports:" $ports
-		bad=$(echo "$ports" | not_in_set 4 8 20)
-		[ -n "$ports" ] && [ -z "$bad" ] || { echo "# outside 4/8/20:" $bad; return 1; }
-		case $got in "$want"*) return 0 ;; esac
-		[ "$i" -lt "$tries" ] && stun_run "$sport" || return 1
-	done
+	local f=$OUT/stun-$1 got ports bad
+	ip netns exec "$client" timeout "$(slow 30)" stun $SERVER -v -p "$1" > "$f" 2>&1
+	got=$(sed -n 's/^Primary: *//p' "$f" | tr -d '\t')
+	ports=$(sed -n "s/^MappedAddress = ${NAT_ADDR//./\\.}:\([0-9]*\)$/\1/p" "$f" | sort -un)
+	ktap_note "from :$1: \"$got\", mapped ports:" $ports
+	grep -q '^test I = 1' "$f" && grep -q '^test I(2) = 1' "$f" ||
+		{ echo "# a mapping test went unanswered"; return 1; }
+	! grep '^MappedAddress = ' "$f" | grep -qv " $NAT_ADDR:" || { echo "# mapped elsewhere"; return 1; }
+	# shellcheck disable=SC2086
+	bad=$(echo "$ports" | not_in_set $2)
+	[ -z "$bad" ] || { echo "# outside $2:" $bad; return 1; }
+	case $got in "$3"*) ;; *) return 1 ;; esac
 }
 
-# map [SADDR:]SPORT DEST...: udp_peer from SPORT asks each DEST (ADDR:PORT) what
-# it saw; prints the ports seen, one per line, in order.
+# map [SADDR:]SPORT DEST...: from SPORT (of SADDR), one query to each DEST
+# (ADDR:PORT, a flows server, which answers with the port it saw) in turn;
+# prints the ports seen, one per line. Queries from one port are one
+# endpoint to the NAT, as one application socket's would be.
 map() {
-	local sport=$1 name=$1-$RANDOM
+	local src=$1 d
 	shift
-	ip netns exec "$client" "$PEER" map "$sport" "$@" > "$OUT/map-$name" || {
-		sed 's/^/# /' "$OUT/map-$name" >&2
-		return 1
-	}
-	awk -v a=$NAT_ADDR '$3 == a { print $4 }' "$OUT/map-$name"
+	for d; do
+		udp_ask "$client" "${d%:*}" "${d#*:}" "$src" ||
+			{ echo "# $d: no answer to :$src" >&2; return 1; }
+	done
 }
 
 # in_set PORT...: each port in 4/8/20.
@@ -103,30 +93,30 @@ in_set() { [ $# -gt 0 ] && [ -z "$(printf '%s\n' "$@" | not_in_set 4 8 20)" ]; }
 # STUN server's second address.
 stun_default() {
 	set_rule 4 8 20 && nat_mark "$router" &&
-	stun_type 40000 "Independent Mapping, Port Dependent Filter, random port" &&
+	stun_type 40000 "4 8 20" "Independent Mapping, Port Dependent Filter, random port" &&
 	nat_expect "$router" 0
 }
 
 # 37184 = 9 << 12 | 20 << 4: in the set, kept, as the kernel's NAT keeps it.
 stun_default_in_set() {
 	set_rule 4 8 20 &&
-	stun_type 37184 "Independent Mapping, Port Dependent Filter, preserves ports"
+	stun_type 37184 "4 8 20" "Independent Mapping, Port Dependent Filter, preserves ports"
 }
 
-# The random port its socket gets toward the server's second address
-# meets the first one's by chance, 1 in 120 (the walk starts in the CPU's
-# stripe of the set, mape_walk): a NAT that looks endpoint-independent
-# once. Three tries: 1 in 1.7 million.
+# With random, the port toward the server's second address meets the
+# first one's by chance, once in the size of the CPU's stripe the walk
+# starts in (mape_walk): 1 in 120 with 4/8/20, so the set here is 0/1/1,
+# 32,768 ports, 1 in 16,384 on two CPUs.
 stun_random() {
-	set_rule 4 8 20 "$1" && stun_type 40010 "Dependent Mapping" 3
+	set_rule 0 1 1 "$1" && stun_type 40010 "0 1 1" "Dependent Mapping"
 }
 
-# --- one socket, many destinations ---
+# --- one endpoint, many destinations ---
 
 DESTS="$SERVER:3500 $SERVER:3501 $SERVER:3502 $SERVER:3503
        $SERVER2:3500 $SERVER2:3501 $SERVER2:3502 $SERVER2:3503"
 
-# One socket toward 8 destinations: one external port, in the set. The
+# One endpoint toward 8 destinations: one external port, in the set. The
 # first flow makes one lookup, each later one one more (its mapped port is
 # free there), and 7 count as mapped.
 one_port_many_destinations() {
@@ -145,8 +135,7 @@ one_port_many_destinations() {
 }
 
 # An endpoint's port P taken toward one destination by another client
-# socket's flow (bound to P itself, which the NAT keeps; its conntrack
-# entry outlives the socket): toward there the endpoint gets another port
+# endpoint's flow (from P itself, which the NAT keeps): toward there the endpoint gets another port
 # of the set, and toward a third destination its mapping P again: the
 # flow that had to move does not move the mapping (P is also the
 # endpoint's hashed port, so this catches a hint overwritten, no more).
@@ -162,8 +151,7 @@ mapping_kept_when_taken_once() {
 # The router forgets every flow (conntrack flushed), the rule stays: the
 # endpoint's next flow gets the port its flows had, even one that was not
 # its first choice. Its first choice H (seen under a rule of its own) is
-# held toward .2:3500 by the flow of a socket bound to H (kept: H is in
-# the set), so
+# held toward .2:3500 by a flow from port H (kept: H is in the set), so
 # there the endpoint gets W; after the flush, toward .3:3501, W again.
 mapping_kept_after_flush() {
 	local h w q
@@ -177,8 +165,9 @@ mapping_kept_after_flush() {
 }
 
 # An endpoint whose own port (37190, in the set) a flow from another
-# client address holds toward .2:3500 gets another port W there, and keeps W toward
-# .2:3501 instead of going back to its own port: one mapping, not two.
+# client address holds toward .2:3500 gets another port W there, and
+# keeps W toward .2:3501 instead of going back to its own port: one
+# mapping, not two.
 mapping_not_split_by_own_port() {
 	local w r
 	set_rule 4 8 20 && map $CLIENT2:37190 $SERVER:3500 > /dev/null &&
