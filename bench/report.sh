@@ -604,6 +604,7 @@ END {
 		}
 	}
 	for (ki = 1; ki <= nk; ki++) print kernels[ki] > (tmp "/kernels")
+	if (any_prev) print "mape-prev" > (tmp "/any_prev")
 }' > "$tmp/tables.md"
 
 # panel FILE WHAT YLABEL YRANGE SCALE COL: one panel of kernel $k's plot;
@@ -660,15 +661,6 @@ else
 	echo "report.sh: no gnuplot (apt-get install gnuplot-nox): no plot" >&2
 fi
 
-# any_prev DIR...: one of the runs measured contender mape-prev.
-any_prev() {
-	local d
-	for d; do
-		grep -qs '^mape-prev: ' "$d/versions.txt" && return 0
-	done
-	return 1
-}
-
 {
 	echo "# nf_nat_mape benchmark results"
 	echo
@@ -680,7 +672,7 @@ any_prev() {
 	echo "- **mape**: \`snat to ADDR:mape a/k/psid\` (added with build/tools/mape_rule);"
 	echo "- **numgen map**: \`snat ip to ADDR : numgen inc mod P map { 0 : port0, ... }\`, one per protocol (the OpenWrt recipe);"
 	echo "- **per-block nth**: one rule per block of the set, rule i \`numgen inc mod (N - i) 0 snat to ADDR:block_i\` (iptables statistic nth, in nft)."
-	if any_prev "$@"; then
+	if [ -e "$tmp/any_prev" ]; then	# a run measured it (the tables' awk)
 		echo "- **mape, earlier build**: the same rule on the module of an earlier revision (\`bench/run.sh --prev REV\`; which one: versions.txt), swapped in for its runs."
 	fi
 	echo

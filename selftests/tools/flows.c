@@ -13,8 +13,8 @@
  *	  hold:S    keep everything open S seconds
  *	  wait:MS   later "open" steps wait MS for their answers (default
  *		    4000 for TCP, 8000 for UDP, times MAPE_SLOW when set):
- *		    for flows that must go
- *		    unanswered, whose answer, if any, would come at once
+ *		    for flows that must go unanswered, whose answer, if
+ *		    any, would come at once
  *	  flood:N:R UDP only: N datagrams at R per second, each from a port
  *		    of its own (1024-32767, never an ephemeral one), sent
  *		    from a raw socket and never answered: N new flows for
@@ -210,8 +210,9 @@ static long default_answer_ms(void)
 
 /*
  * Read answers until every flow of @p has one or the wait passed
- * (default_answer_ms(), or wait:MS), resending UDP queries meanwhile, but only once every answer already
- * waiting has been read: a query whose answer sits unread is no loss.
+ * (default_answer_ms(), or wait:MS), resending UDP queries meanwhile, but
+ * only once every answer already waiting has been read: a query whose
+ * answer sits unread is no loss.
  * Returns the flows answered; *late counts those answered only after a
  * resend, *resent the resends.
  */
