@@ -57,6 +57,13 @@
 #define MAPE_HINT_MAX_SLOTS	8192
 #define MAPE_HINT_KEEP_S	120
 
+/*
+ * A fullcone mapping lives at least this long after its endpoint's last
+ * new flow (RFC 4787 REQ-5: 2 minutes for UDP), and longer while that
+ * flow does (mape_cone.c; module parameter cone_keep_s).
+ */
+#define MAPE_CONE_KEEP_S	120
+
 /* Per-netns, per-CPU counters: /proc/net/stat/nf_nat_mape. */
 enum mape_stat {
 	MAPE_STAT_TRANSLATED,	/* flows given an address and port/id */
@@ -68,6 +75,7 @@ enum mape_stat {
 	MAPE_STAT_REMEMBERED,	/* searches cut short: destination known full */
 	MAPE_STAT_CAPPED,	/* searches cut short: CPU's lookup budget spent */
 	MAPE_STAT_MAPPED,	/* flows that got their endpoint's earlier port */
+	MAPE_STAT_CONE_IN,	/* inbound flows delivered to a fullcone mapping */
 	MAPE_STAT_MAX
 };
 
@@ -115,10 +123,12 @@ struct mape_rule {
 	struct mape_budget __percpu *budget;
 	mape_hint_slot_t *hints;		/* hint_mask + 1; NULL: random maps nothing */
 	u32 hint_mask;
+	struct mape_cone *cone;			/* fullcone only, shared (mape_cone.c) */
 };
 
 int mape_rule_init(struct mape_rule *rule, const struct net *net,
 		   u32 a, u32 k, u32 psid, u32 flags);
+unsigned int mape_rule_hooks(const struct mape_rule *rule);
 void mape_rule_destroy(struct mape_rule *rule, const struct net *net);
 unsigned int mape_translate(const struct mape_rule *rule, struct nf_conn *ct,
 			    const struct net_device *out,
@@ -152,6 +162,15 @@ struct mape_search {
 };
 
 bool mape_find_port(struct mape_search *s);
+
+int mape_cone_init(void);
+void mape_cone_exit(void);
+struct mape_cone *mape_cone_get(const struct net *net, const struct mape_portset *ps);
+void mape_cone_put(const struct net *net, struct mape_cone *c);
+bool mape_cone_taken(const struct mape_search *s, u32 idx);
+void mape_cone_note(const struct mape_search *s);
+bool mape_cone_deliver(const struct mape_rule *rule, struct nf_conn *ct,
+		       __be32 addr_min, __be32 addr_max, unsigned int *verdict);
 void mape_hint_note(const struct mape_search *s);
 bool mape_proto_has_ports(u8 protonum);
 

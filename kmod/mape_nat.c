@@ -16,8 +16,11 @@
 #include "mape.h"
 #include "nf_nat_mape.h"
 
-static void mape_rule_free(struct mape_rule *rule)
+static void mape_rule_free(struct mape_rule *rule, const struct net *net)
 {
+	if (rule->cone)
+		mape_cone_put(net, rule->cone);
+	rule->cone = NULL;
 	kfree(rule->memo);
 	free_percpu(rule->budget);
 	kvfree(rule->hints);
@@ -56,13 +59,17 @@ int mape_rule_init(struct mape_rule *rule, const struct net *net,
 	rule->memo = kcalloc(MAPE_MEMO_SLOTS, sizeof(*rule->memo), GFP_KERNEL_ACCOUNT);
 	rule->budget = alloc_percpu_gfp(struct mape_budget, GFP_KERNEL_ACCOUNT);
 	rule->hints = NULL;
+	rule->cone = NULL;
+	if (flags & NFT_MAPE_F_FULLCONE)
+		rule->cone = mape_cone_get(net, &rule->ps);
 	if (maps) {
 		rule->hint_mask = mape_hint_slots(&rule->ps) - 1;
 		rule->hints = kvcalloc(rule->hint_mask + 1, sizeof(*rule->hints),
 				       GFP_KERNEL_ACCOUNT);
 	}
-	if (!rule->memo || !rule->budget || (maps && !rule->hints)) {
-		mape_rule_free(rule);
+	if (!rule->memo || !rule->budget || (maps && !rule->hints) ||
+	    ((flags & NFT_MAPE_F_FULLCONE) && !rule->cone)) {
+		mape_rule_free(rule, net);
 		return -ENOMEM;
 	}
 	mape_net_rules_add(net, 1);
@@ -71,8 +78,21 @@ int mape_rule_init(struct mape_rule *rule, const struct net *net,
 
 void mape_rule_destroy(struct mape_rule *rule, const struct net *net)
 {
-	mape_rule_free(rule);
+	mape_rule_free(rule, net);
 	mape_net_rules_add(net, -1);
+}
+
+/*
+ * The hooks a rule may be at: postrouting and input, as snat; prerouting
+ * too with fullcone, where it delivers instead (mape_cone_deliver()).
+ */
+unsigned int mape_rule_hooks(const struct mape_rule *rule)
+{
+	unsigned int hooks = (1 << NF_INET_POST_ROUTING) | (1 << NF_INET_LOCAL_IN);
+
+	if (rule->flags & NFT_MAPE_F_FULLCONE)
+		hooks |= 1 << NF_INET_PRE_ROUTING;
+	return hooks;
 }
 
 /*
@@ -141,6 +161,8 @@ static unsigned int mape_setup(struct nf_conn *ct, const struct net_device *out,
 		mape_stat_add(net, MAPE_STAT_TAKEOVER, s->took_over);
 		if (s->rule->hints)
 			mape_hint_note(s);
+		if (s->rule->cone)
+			mape_cone_note(s);
 	}
 	return verdict;
 }

@@ -505,6 +505,8 @@ static bool mape_try_mapped(struct mape_search *s, struct mape_closing *c)
 	n = mape_candidate_add(cand, n, reciprocal_scale((u32)s->endpoint,
 							 s->rule->ps.size));
 	for (i = 0; i < n; i++) {
+		if (s->rule->cone && mape_cone_taken(s, cand[i]))
+			continue;
 		mape_set_port(s, cand[i]);
 		switch (mape_probe(s, false)) {
 		case PROBE_FREE:

@@ -41,6 +41,7 @@ static const char * const mape_stat_names[MAPE_STAT_MAX] = {
 	[MAPE_STAT_REMEMBERED]	= "remembered",
 	[MAPE_STAT_CAPPED]	= "capped",
 	[MAPE_STAT_MAPPED]	= "mapped",
+	[MAPE_STAT_CONE_IN]	= "cone_in",
 };
 
 void mape_stat_add(const struct net *net, enum mape_stat stat, u32 n)
@@ -122,9 +123,12 @@ static int __init nf_nat_mape_init(void)
 	err = register_pernet_subsys(&mape_net_ops);
 	if (err)
 		return err;
-	err = mape_addr_init();
+	err = mape_cone_init();
 	if (err)
 		goto err_pernet;
+	err = mape_addr_init();
+	if (err)
+		goto err_cone;
 	err = nft_mape_module_init();
 	if (err)
 		goto err_addr;
@@ -137,6 +141,8 @@ err_nft:
 	nft_mape_module_exit();
 err_addr:
 	mape_addr_exit();
+err_cone:
+	mape_cone_exit();
 err_pernet:
 	unregister_pernet_subsys(&mape_net_ops);
 	return err;
@@ -147,6 +153,7 @@ static void __exit nf_nat_mape_exit(void)
 	xt_mape_module_exit();
 	nft_mape_module_exit();
 	mape_addr_exit();
+	mape_cone_exit();
 	unregister_pernet_subsys(&mape_net_ops);
 }
 

@@ -115,18 +115,25 @@ static void nft_mape_eval(const struct nft_expr *expr, struct nft_regs *regs,
 	enum ip_conntrack_info ctinfo;
 	struct nf_conn *ct = nf_ct_get(pkt->skb, &ctinfo);
 
+	__be32 addr_min = (__force __be32)regs->data[priv->sreg_addr_min];
+	__be32 addr_max = (__force __be32)regs->data[priv->sreg_addr_max];
+	bool in = nft_hook(pkt) == NF_INET_PRE_ROUTING;	/* fullcone */
+	unsigned int verdict;
+
 	/*
 	 * inet tables: IPv6 flows go on to the rule's next expression (as
-	 * with "snat ip to"); a flow already translated (a second rule) too.
+	 * with "snat ip to"); a flow already translated (a second rule) too,
+	 * and in prerouting one that no mapping takes.
 	 */
 	if (nft_pf(pkt) != NFPROTO_IPV4 || !ct ||
-	    nf_nat_initialized(ct, NF_NAT_MANIP_SRC)) {
+	    nf_nat_initialized(ct, in ? NF_NAT_MANIP_DST : NF_NAT_MANIP_SRC) ||
+	    (in && !mape_cone_deliver(&priv->rule, ct, addr_min, addr_max, &verdict))) {
 		regs->verdict.code = NFT_BREAK;
 		return;
 	}
-	regs->verdict.code = mape_translate(&priv->rule, ct, nft_out(pkt),
-					    (__force __be32)regs->data[priv->sreg_addr_min],
-					    (__force __be32)regs->data[priv->sreg_addr_max]);
+	if (!in)
+		verdict = mape_translate(&priv->rule, ct, nft_out(pkt), addr_min, addr_max);
+	regs->verdict.code = verdict;
 }
 
 static int nft_mape_dump(MAPE_DUMP_ARGS)
@@ -146,16 +153,16 @@ static int nft_mape_dump(MAPE_DUMP_ARGS)
 	return 0;
 }
 
-/* Where snat is valid: NAT chains at postrouting and input. */
+/* Where snat is valid: NAT chains at postrouting and input (and more, mape_rule_hooks()). */
 static int nft_mape_validate(MAPE_VALIDATE_ARGS)
 {
+	const struct nft_mape *priv = nft_expr_priv(expr);
 	int err;
 
 	err = nft_chain_validate_dependency(ctx->chain, NFT_CHAIN_T_NAT);
 	if (err < 0)
 		return err;
-	return nft_chain_validate_hooks(ctx->chain, (1 << NF_INET_POST_ROUTING) |
-						    (1 << NF_INET_LOCAL_IN));
+	return nft_chain_validate_hooks(ctx->chain, mape_rule_hooks(&priv->rule));
 }
 
 static struct nft_expr_type nft_mape_type;

@@ -4,6 +4,7 @@
  * expression, for iptables (legacy and nft backends alike):
  *
  *   iptables -t nat -A POSTROUTING -o mape0 -j MAPE --to-source ADDR --psid a/k/psid
+ *   iptables -t nat -A PREROUTING -i mape0 -j MAPE --to-source ADDR --psid a/k/psid --fullcone
  *
  * It lives in nf_nat_mape, not a module of its own: the port search, the
  * per-namespace counters and the address notifier are there, and one
@@ -41,6 +42,11 @@ static int mape_tg_check(const struct xt_tgchk_param *par)
 			     info->psid, info->flags);
 	if (err)
 		goto err_free;
+	if (par->hook_mask & ~mape_rule_hooks(rule)) {
+		err = mape_reject(-EINVAL, "hooks 0x%x: prerouting needs --fullcone",
+				  par->hook_mask);
+		goto err_rule;
+	}
 	err = nf_ct_netns_get(par->net, par->family);
 	if (err)
 		goto err_rule;
@@ -66,15 +72,21 @@ static void mape_tg_destroy(const struct xt_tgdtor_param *par)
 /*
  * The nat table calls its targets only for tracked flows without NAT yet;
  * a packet without conntrack cannot be translated, so it cannot leave.
+ * In prerouting (fullcone) a flow no mapping takes goes on to the next
+ * rule.
  */
 static unsigned int mape_tg(struct sk_buff *skb, const struct xt_action_param *par)
 {
 	const struct xt_mape_tginfo *info = par->targinfo;
 	enum ip_conntrack_info ctinfo;
 	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	unsigned int verdict;
 
 	if (!ct)
 		return NF_DROP;
+	if (xt_hooknum(par) == NF_INET_PRE_ROUTING)
+		return mape_cone_deliver(info->rule, ct, info->addr_min, info->addr_max,
+					 &verdict) ? verdict : XT_CONTINUE;
 	return mape_translate(info->rule, ct, xt_out(par), info->addr_min, info->addr_max);
 }
 
@@ -83,7 +95,8 @@ static struct xt_target mape_tg_reg __read_mostly = {
 	.revision	= 0,
 	.family		= NFPROTO_IPV4,
 	.table		= "nat",
-	.hooks		= (1 << NF_INET_POST_ROUTING) | (1 << NF_INET_LOCAL_IN),
+	.hooks		= (1 << NF_INET_POST_ROUTING) | (1 << NF_INET_LOCAL_IN) |
+			  (1 << NF_INET_PRE_ROUTING),
 	.target		= mape_tg,
 	.checkentry	= mape_tg_check,
 	.destroy	= mape_tg_destroy,

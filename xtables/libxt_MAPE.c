@@ -4,6 +4,9 @@
  *
  *   iptables -t nat -A POSTROUTING -o mape0 -j MAPE \
  *	--to-source ADDR[-ADDR] --psid a/k/psid [--random|--random-fully] [--persistent]
+ *	[--fullcone]
+ *   iptables -t nat -A PREROUTING -i mape0 -j MAPE \
+ *	--to-source ADDR[-ADDR] --psid a/k/psid --fullcone
  *
  * The port-set checks are include/mape_portset.h's, the payload is
  * include/uapi/nf_nat_mape.h's: the kernel refuses what this refuses, with
@@ -35,6 +38,7 @@ enum {
 	O_RANDOM,
 	O_RANDOM_FULLY,
 	O_PERSISTENT,
+	O_FULLCONE,
 };
 
 static void mape_help(void)
@@ -45,7 +49,10 @@ static void mape_help(void)
 "  --psid A/K/PSID           PSID offset, PSID length and PSID of the set\n"
 "  --random                  no original port kept, even one in the set\n"
 "  --random-fully            the same (both flags are kept as given)\n"
-"  --persistent              one address per source, not per flow\n");
+"  --persistent              one address per source, not per flow\n"
+"  --fullcone                UDP: endpoint-independent filtering; in POSTROUTING\n"
+"                            the rule notes each endpoint's mapping, in PREROUTING\n"
+"                            (same --psid) it delivers inbound flows to it\n");
 }
 
 static const struct xt_option_entry mape_opts[] = {
@@ -55,6 +62,7 @@ static const struct xt_option_entry mape_opts[] = {
 	{ .name = "random", .id = O_RANDOM, .type = XTTYPE_NONE },
 	{ .name = "random-fully", .id = O_RANDOM_FULLY, .type = XTTYPE_NONE },
 	{ .name = "persistent", .id = O_PERSISTENT, .type = XTTYPE_NONE },
+	{ .name = "fullcone", .id = O_FULLCONE, .type = XTTYPE_NONE },
 	XTOPT_TABLEEND,
 };
 
@@ -139,23 +147,38 @@ static void mape_parse(struct xt_option_call *cb)
 	case O_PERSISTENT:
 		info->flags |= NF_NAT_RANGE_PERSISTENT;
 		break;
+	case O_FULLCONE:
+		info->flags |= NFT_MAPE_F_FULLCONE;
+		break;
 	}
 }
 
 /* One writer for print, save and xlate: they differ in words only. */
+enum { W_RANDOM, W_FULLY, W_PERSISTENT, W_FULLCONE, W_FLAGS };
+
 struct mape_words {
-	const char *to, *range, *psid, *random, *fully, *persistent, *sep;
+	const char *to, *range, *psid, *flag[W_FLAGS], *sep;
+};
+
+/* The flags in the order all three write them. */
+static const uint32_t mape_flag_bits[W_FLAGS] = {
+	[W_RANDOM]	= NF_NAT_RANGE_PROTO_RANDOM,
+	[W_FULLY]	= NF_NAT_RANGE_PROTO_RANDOM_FULLY,
+	[W_PERSISTENT]	= NF_NAT_RANGE_PERSISTENT,
+	[W_FULLCONE]	= NFT_MAPE_F_FULLCONE,
 };
 
 static const struct mape_words print_words = {
-	" to:", "-", " psid:", " random", " random-fully", " persistent", "",
+	" to:", "-", " psid:",
+	{ " random", " random-fully", " persistent", " fullcone" }, "",
 };
 static const struct mape_words save_words = {
-	" --to-source ", "-", " --psid ", " --random", " --random-fully",
-	" --persistent", "",
+	" --to-source ", "-", " --psid ",
+	{ " --random", " --random-fully", " --persistent", " --fullcone" }, "",
 };
 static const struct mape_words xlate_words = {
-	"snat to ", "-", ":mape ", "random", "fully-random", "persistent", ",",
+	"snat to ", "-", ":mape ",
+	{ "random", "fully-random", "persistent", "fullcone" }, ",",
 };
 
 static void mape_write(const struct xt_mape_tginfo *info, const struct mape_words *w,
@@ -163,6 +186,7 @@ static void mape_write(const struct xt_mape_tginfo *info, const struct mape_word
 {
 	struct in_addr a = { .s_addr = info->addr_min };
 	const char *sep = w == &xlate_words ? " " : "";
+	int i;
 
 	out(ctx, "%s%s", w->to, xtables_ipaddr_to_numeric(&a));
 	if (info->addr_max != info->addr_min) {
@@ -170,16 +194,12 @@ static void mape_write(const struct xt_mape_tginfo *info, const struct mape_word
 		out(ctx, "%s%s", w->range, xtables_ipaddr_to_numeric(&a));
 	}
 	out(ctx, "%s%u/%u/%u", w->psid, info->psid_offset, info->psid_len, info->psid);
-	if (info->flags & NF_NAT_RANGE_PROTO_RANDOM) {
-		out(ctx, "%s%s", sep, w->random);
+	for (i = 0; i < W_FLAGS; i++) {
+		if (!(info->flags & mape_flag_bits[i]))
+			continue;
+		out(ctx, "%s%s", sep, w->flag[i]);
 		sep = w->sep;
 	}
-	if (info->flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY) {
-		out(ctx, "%s%s", sep, w->fully);
-		sep = w->sep;
-	}
-	if (info->flags & NF_NAT_RANGE_PERSISTENT)
-		out(ctx, "%s%s", sep, w->persistent);
 }
 
 static void mape_out_stdout(void *ctx, const char *fmt, ...)

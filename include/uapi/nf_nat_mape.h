@@ -34,14 +34,22 @@ enum nft_mape_attributes {
 };
 #define NFTA_MAPE_MAX		(__NFTA_MAPE_MAX - 1)
 
-/* Same bits and meaning as snat's flags. */
+/*
+ * snat's flags, same bits and meaning, and one of our own, above the
+ * NF_NAT_RANGE_* bits: fullcone, endpoint-independent filtering for UDP.
+ * A rule with it in postrouting notes each endpoint's mapping; one with
+ * it (and the same port set) in prerouting delivers a new inbound flow
+ * to the mapping's endpoint, from any remote address and port.
+ */
+#define NFT_MAPE_F_FULLCONE	(1U << 16)
 #define NFT_MAPE_FLAGS_ALL	(NF_NAT_RANGE_PERSISTENT | \
 				 NF_NAT_RANGE_PROTO_RANDOM | \
-				 NF_NAT_RANGE_PROTO_RANDOM_FULLY)
+				 NF_NAT_RANGE_PROTO_RANDOM_FULLY | \
+				 NFT_MAPE_F_FULLCONE)
 
 /*
  * The xtables target MAPE, revision 0 (iptables -t nat -j MAPE): IPv4 nat
- * table, POSTROUTING and INPUT. Numbers are u32 for the same reason as
+ * table, POSTROUTING and INPUT, and PREROUTING with NFT_MAPE_F_FULLCONE. Numbers are u32 for the same reason as
  * the attributes above; addresses in network order, min <= max (one
  * address: both the same). The pointer after them is the kernel's own
  * (userspace leaves it 0 and never sees it filled in: usersize).

@@ -47,8 +47,10 @@ fi
 check "xlate: one address" xlate "snat to 192.0.2.1:mape 4/8/20" \
 	--to-source 192.0.2.1 --psid 4/8/20
 check "xlate: a range and every flag" \
-	xlate "snat to 192.0.2.1-192.0.2.4:mape 6/6/41 random,fully-random,persistent" \
-	--to-source 192.0.2.1-192.0.2.4 --psid 6/6/41 --random --random-fully --persistent
+	xlate "snat to 192.0.2.1-192.0.2.4:mape 6/6/41 random,fully-random,persistent,fullcone" \
+	--to-source 192.0.2.1-192.0.2.4 --psid 6/6/41 --random --random-fully --persistent --fullcone
+check "xlate: fullcone" xlate "snat to 192.0.2.1:mape 4/8/20 fullcone" \
+	--to-source 192.0.2.1 --psid 4/8/20 --fullcone
 check "help names every option" eval \
 	'iptables -j MAPE -h 2>/dev/null | grep -q -- "--to-source ADDR\[-ADDR\]" &&
 	 iptables -j MAPE -h 2>/dev/null | grep -q -- "--psid A/K/PSID"'
