@@ -10,12 +10,15 @@
 #   192.0.2.2/24 ---veth--- 192.0.2.1/24 | 198.51.100.1/24 ---veth--- 198.51.100.2/24
 #   192.0.2.3/24            snat to 198.51.100.1:mape 4/8/20 [flags]   198.51.100.3/24
 #                           (one rule at a time, set by each case)     stund on .2 and .3,
-#                                                                      flows serve udp :3500-3503
+#                           fullcone: the same in prerouting too       flows serve udp :3500-3503
 #
 # Endpoint-independent mapping (RFC 4787 REQ-1) is the default: an
 # endpoint (address, port, protocol) of the client keeps one external port
 # toward every destination where that port is free. random and
 # fully-random give every flow a port of its own (a symmetric NAT).
+# fullcone adds endpoint-independent filtering (RFC 4787 REQ-8) for UDP:
+# a held port is open to every remote while its mapping lives; hairpinning
+# (REQ-9) takes a postrouting rule for flows turned back into the LAN.
 . "$(dirname "$0")/lib.sh"
 require_vm
 
@@ -38,7 +41,9 @@ setup() {
 	for p in $SERVER_PORTS; do
 		ip netns exec "$server" "$FLOWS" serve udp "$p" &
 	done
-	wait_listen "$server" u 3478 && wait_listen "$server" u 3503
+	wait_listen "$server" u 3478 && wait_listen "$server" u 3503 &&
+	ip netns exec "$router" nft add chain ip nat pre \
+		'{ type nat hook prerouting priority dstnat; }'
 }
 
 stat() { mape_stat "$router" "$1"; }
@@ -47,6 +52,7 @@ stat() { mape_stat "$router" "$1"; }
 # rule starts with no memory of earlier mappings.
 set_rule() {
 	ip netns exec "$router" nft flush chain ip nat post &&
+	ip netns exec "$router" nft flush chain ip nat pre &&
 	ip netns exec "$router" conntrack -F > /dev/null 2>&1 &&
 	ip netns exec "$router" "$RULE" nat post $NAT_ADDR "$@"
 }
@@ -200,7 +206,152 @@ random_maps_nothing() {
 	[ "$(stat mapped)" = "$m0" ]
 }
 
-ktap_plan 12
+# --- fullcone: endpoint-independent filtering ---
+
+CONE=65536	# NFT_MAPE_F_FULLCONE
+KEEP=/sys/module/nf_nat_mape/parameters/cone_keep_s
+
+# set_cone A K PSID: the rule with fullcone for flows leaving by wan0 (a
+# flow it delivers to the LAN keeps its remote source), and its
+# delivering half in prerouting, on no earlier flows.
+set_cone() {
+	set_rule "$@" $CONE &&
+	ip netns exec "$router" nft insert rule ip nat post oifname != wan0 accept &&
+	ip netns exec "$router" "$RULE" nat pre $NAT_ADDR "$@" $CONE
+}
+
+cones() { ip netns exec "$router" cat /proc/net/nf_nat_mape_cones; }
+
+# cone_open SPORT DEST: an application socket on the client's SPORT asks
+# DEST (a flows server) once, then takes whatever comes to it for
+# $(slow 10) s, one datagram per line, into $OUT/cone-SPORT. Prints the
+# port the server saw (the mapping) once its answer came.
+cone_open() {
+	local f=$OUT/cone-$1 i
+	: > "$f"
+	echo q | ip netns exec "$client" socat -t "$(slow 10)" - \
+		UDP-DATAGRAM:"$2",bind=:"$1" > "$f" 2> /dev/null &
+	for ((i = 0; i < $(slow 50); i++)); do
+		[ -s "$f" ] && { head -n 1 "$f"; return 0; }
+		sleep 0.1
+	done
+	echo "# :$1 had no answer from $2" >&2
+	return 1
+}
+
+# knock SADDR:SPORT PORT: one datagram "knock-SPORT" from the server's
+# SADDR:SPORT to the router's NAT_ADDR:PORT.
+knock() {
+	echo "knock-${1#*:}" | ip netns exec "$server" socat -u - \
+		UDP-SENDTO:$NAT_ADDR:"$2",bind="$1"
+}
+
+# heard SPORT WORD: the client's socket on SPORT has received WORD
+# (waiting up to $(slow 2) s for it).
+heard() {
+	local i
+	for ((i = 0; i < $(slow 20); i++)); do
+		grep -qx "$2" "$OUT/cone-$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Debian's STUN client: the second address and port of the server reach
+# the client's mapping too.
+stun_fullcone() {
+	set_cone 4 8 20 &&
+	stun_type 40020 "4 8 20" "Independent Mapping, Independent Filter, random port"
+}
+
+# A port the endpoint holds is open to every remote address and port, and
+# only that port: a knock on a port of the set nobody holds goes nowhere
+# (the router answers it, as any closed port of its own).
+cone_from_any_remote() {
+	local p c0 other
+	set_cone 4 8 20 && p=$(cone_open 40600 $SERVER:3500) && c0=$(stat cone_in) || return 1
+	other=$(( p == 37184 ? 37185 : 37184 ))
+	knock $SERVER2:4444 "$p" && knock $SERVER:4445 "$p" && knock $SERVER2:4446 $other &&
+	heard 40600 knock-4444 && heard 40600 knock-4445 || { sed 's/^/# got /' "$OUT/cone-40600"; return 1; }
+	ktap_note ":40600 mapped to :$p heard $(grep -c knock "$OUT/cone-40600") knocks;" \
+		"cone_in +$(( $(stat cone_in) - c0 )); $(cones | grep -c '^udp') noted"
+	in_set "$p" && ! grep -q knock-4446 "$OUT/cone-40600" &&
+	[ "$(stat cone_in)" = $((c0 + 2)) ] &&
+	cones | grep -q "^udp $NAT_ADDR:$p 192.0.2.2:40600 last $SERVER:3500 "
+}
+
+# cone_keep_s 2, so that the time alone lets the mapping go quickly: it
+# still lives while its flow's conntrack does (30 s), its port is not
+# given to another endpoint meanwhile, and once that conntrack is gone a
+# knock goes nowhere and another endpoint gets the port.
+mapping_expiry() {
+	local rc
+	echo 2 > $KEEP || return 1
+	mapping_expiry_steps
+	rc=$?
+	echo 120 > $KEEP
+	return $rc
+}
+
+mapping_expiry_steps() {
+	local p q r c0
+	set_cone 4 8 20 && p=$(cone_open 40620 $SERVER:3500) &&
+	q=$(map $CLIENT2:"$p" $SERVER:3501) || return 1
+	sleep 3
+	c0=$(stat cone_in)
+	knock $SERVER2:4447 "$p" && heard 40620 knock-4447 || { echo "# no knock while the flow lives"; return 1; }
+	ip netns exec "$router" conntrack -D -p udp --orig-src 192.0.2.2 --sport 40620 > /dev/null 2>&1
+	knock $SERVER2:4448 "$p" && ! heard 40620 knock-4448 && r=$(map "$p" $SERVER:3502) || return 1
+	ktap_note ":40620 mapped to :$p; $CLIENT2:$p got :$q meanwhile; after the flow," \
+		"192.0.2.2:$p got :$r; cone_in +$(( $(stat cone_in) - c0 ))"
+	in_set "$p" "$q" "$r" && [ "$q" != "$p" ] && [ "$r" = "$p" ] &&
+	[ "$(stat cone_in)" = $((c0 + 1)) ] &&
+	cones | grep -q "^udp $NAT_ADDR:$p 192.0.2.2:$p "
+}
+
+# Hairpinning (RFC 4787 REQ-9): a LAN endpoint B reaches endpoint A's
+# mapping at the public address, and A sees B's mapping as the source:
+# the router's NAT_ADDR is local here, so prerouting takes B's flow, and
+# postrouting NATs flows from the LAN turned back into it (chain hairpin,
+# the same rule). A is a flows server, which answers with the port it
+# saw; its mapping is made before it listens.
+hairpin() {
+	local rc
+	set_rule 4 8 20 $CONE &&
+	ip netns exec "$router" nft add chain ip nat hairpin &&
+	ip netns exec "$router" "$RULE" nat hairpin $NAT_ADDR 4 8 20 $CONE &&
+	ip netns exec "$router" nft insert rule ip nat post oifname lan0 accept &&
+	ip netns exec "$router" nft insert rule ip nat post oifname lan0 \
+		ip saddr 192.0.2.0/24 ct status dnat goto hairpin &&
+	ip netns exec "$router" "$RULE" nat pre $NAT_ADDR 4 8 20 $CONE || return 1
+	hairpin_steps
+	rc=$?
+	ip netns exec "$router" nft flush chain ip nat post &&
+	ip netns exec "$router" nft delete chain ip nat hairpin && return $rc
+}
+
+hairpin_steps() {
+	local pa pb got rc=0
+	pa=$(map 40630 $SERVER:3500) && pb=$(map $CLIENT2:40631 $SERVER:3501) || return 1
+	ip netns exec "$client" "$FLOWS" serve udp 40630 &
+	wait_listen "$client" u 40630 && got=$(map $CLIENT2:40631 $NAT_ADDR:"$pa") || rc=1
+	kill $! 2> /dev/null
+	ktap_note "A :40630 mapped to :$pa, B $CLIENT2:40631 to :$pb; A saw B's flow from :$got"
+	[ $rc = 0 ] && in_set "$pa" "$pb" && [ "$got" = "$pb" ]
+}
+
+# Every rule with fullcone gone, no per-port state is left.
+state_freed_on_flush() {
+	local before
+	set_cone 4 8 20 && cone_open 40640 $SERVER:3500 > /dev/null || return 1
+	before=$(cones | head -n 1)
+	ip netns exec "$router" nft flush chain ip nat post &&
+	ip netns exec "$router" nft flush chain ip nat pre || return 1
+	ktap_note "before: \"$before\", after: $(cones | wc -l) lines"
+	[ "$before" = "set 4/8/20 ports 240 rules 2" ] && [ -z "$(cones)" ]
+}
+
+ktap_plan 17
 ktap_test "setup" setup
 ktap_test "stun_default_independent_mapping" stun_default
 ktap_test "stun_default_in_set_preserves_port" stun_default_in_set
@@ -213,4 +364,9 @@ ktap_test "mapping_kept_after_conntrack_flush" mapping_kept_after_flush
 ktap_test "same_port_after_rule_reload" same_port_after_reload
 ktap_test "random_maps_nothing" random_maps_nothing 4
 ktap_test "fully_random_maps_nothing" random_maps_nothing 16
+ktap_test "stun_fullcone_independent_filter" stun_fullcone
+ktap_test "fullcone_open_to_any_remote_on_held_port_only" cone_from_any_remote
+ktap_test "fullcone_mapping_lives_with_its_flow_then_goes" mapping_expiry
+ktap_test "hairpin_b_reaches_a_and_a_sees_b_mapping" hairpin
+ktap_test "fullcone_state_freed_on_flush" state_freed_on_flush
 ktap_finish

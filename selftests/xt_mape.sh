@@ -185,17 +185,46 @@ bad_payloads() {
 	return $rc
 }
 
-# iptables-save | iptables-restore | iptables-save: the same text.
+# iptables-save | iptables-restore | iptables-save: the same text. The
+# fullcone rules' mapping survives the restore (the new rules take the
+# cone table before the old ones let it go).
 save_restore_round_trip() {
+	local cone="-j MAPE --to-source $NAT_ADDR --psid 6/6/41 --fullcone" before
 	set_rule 4/8/20 --random --persistent || return 1
-	ipt -t nat -A POSTROUTING -o wan0 -j MAPE --to-source $NAT_ADDR-198.51.100.4 --psid 6/6/41
+	ipt -t nat -A POSTROUTING -o wan0 -j MAPE --to-source $NAT_ADDR-198.51.100.4 --psid 6/6/41 &&
+	ipt -t nat -I POSTROUTING -o wan0 -p udp $cone &&
+	ipt -t nat -A PREROUTING -i wan0 $cone &&
+	udp_from 40700 > /dev/null || return 1
+	before=$(cones)
 	ip netns exec "$router" "$IPT-save" -t nat > "$OUT/s1" &&
 	ip netns exec "$router" "$IPT-restore" < "$OUT/s1" &&
 	ip netns exec "$router" "$IPT-save" -t nat > "$OUT/s2" || return 1
 	grep -- '-j MAPE' "$OUT/s1" | sed 's/^/# /'
+	ktap_note "cones before the restore: $(echo "$before" | tr '\n' ';')"
 	grep -q -- "-A POSTROUTING -o wan0 -j MAPE --to-source $NAT_ADDR --psid 4/8/20 --random --persistent" "$OUT/s1" &&
 	grep -q -- "-j MAPE --to-source $NAT_ADDR-198.51.100.4 --psid 6/6/41\$" "$OUT/s1" &&
-	diff <(grep -v '^#' "$OUT/s1") <(grep -v '^#' "$OUT/s2")
+	grep -q -- "-A PREROUTING -i wan0 $cone\$" "$OUT/s1" &&
+	diff <(saved "$OUT/s1") <(saved "$OUT/s2") &&
+	echo "$before" | grep -q "^udp $NAT_ADDR:[0-9]* 192.0.2.2:40700 " &&
+	[ "$(cones)" = "$before" ]
+}
+
+# saved FILE: iptables-save's FILE without comments and chain counters.
+saved() { sed '/^#/d; s/ \[[0-9]*:[0-9]*\]$//' "$1"; }
+
+# The cone tables, without the ages that tick meanwhile.
+cones() {
+	ip netns exec "$router" sed 's/ age [0-9]*$//' /proc/net/nf_nat_mape_cones
+}
+
+# MAPE in PREROUTING delivers to fullcone mappings only: without
+# --fullcone the kernel refuses it, with EINVAL and a line naming why.
+prerouting_needs_fullcone() {
+	ipt -t nat -F PREROUTING &&
+	! ipt -t nat -A PREROUTING -j MAPE --to-source $NAT_ADDR --psid 4/8/20 2> "$OUT/pre" &&
+	dmesg | grep -q "nf_nat_mape: rule rejected: hooks 0x1: prerouting needs --fullcone" &&
+	[ -z "$(ipt -t nat -S PREROUTING | grep MAPE)" ] ||
+		{ sed 's/^/# /' "$OUT/pre"; dmesg | grep 'rule rejected' | tail -3 | sed 's/^/# /'; return 1; }
 }
 
 # netfilter-persistent (Debian's iptables-persistent) saves the rule to
@@ -242,7 +271,7 @@ rmmod_after_flush() {
 	ipt -t nat -F POSTROUTING && mape_unload
 }
 
-ktap_plan 18
+ktap_plan 19
 ktap_test "setup" setup
 ktap_test "first_rule_autoloads_the_module" autoload
 ktap_test "udp_ports_in_set" flows_in_set udp 5360
@@ -263,6 +292,7 @@ else
 	ktap_skip "debian_nft_lists_the_rule" "a legacy table is not nft's"
 fi
 ktap_test "save_restore_round_trip_identical" save_restore_round_trip
+ktap_test "prerouting_refused_without_fullcone" prerouting_needs_fullcone
 ktap_test "mapecalc_rules_v4_restored_and_working" mapecalc_rules
 ktap_test "rmmod_refused_while_a_rule_uses_it" rmmod_refused_while_a_rule_uses_it
 ktap_test "rmmod_after_rules_flushed" rmmod_after_flush

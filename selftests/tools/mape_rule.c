@@ -292,6 +292,7 @@ static void print_mape(const struct nlattr *data)
 		{ NF_NAT_RANGE_PROTO_RANDOM, "random" },
 		{ NF_NAT_RANGE_PROTO_RANDOM_FULLY, "fully-random" },
 		{ NF_NAT_RANGE_PERSISTENT, "persistent" },
+		{ NFT_MAPE_F_FULLCONE, "fullcone" },
 	};
 	uint32_t v[NFTA_MAPE_MAX + 1] = { 0 };
 	const struct nlattr *a;
