@@ -351,7 +351,18 @@ state_freed_on_flush() {
 	[ "$before" = "set 4/8/20 ports 240 rules 2" ] && [ -z "$(cones)" ]
 }
 
-ktap_plan 17
+# The router's namespace goes with its fullcone rules and live mappings
+# (nf_tables releases them after this module's namespace exit has run),
+# then the module: both clean (a debug kernel would report a leak or a
+# use after free). Last: the router is gone.
+unload_with_live_mappings() {
+	set_cone 4 8 20 && cone_open 40650 $SERVER:3500 > /dev/null &&
+	[ "$(cones | grep -c '^udp')" = 1 ] || return 1
+	HOPS=""
+	ns_delete "$router" && mape_unload && ! grep -q '^nf_nat_mape ' /proc/modules
+}
+
+ktap_plan 18
 ktap_test "setup" setup
 ktap_test "stun_default_independent_mapping" stun_default
 ktap_test "stun_default_in_set_preserves_port" stun_default_in_set
@@ -369,4 +380,5 @@ ktap_test "fullcone_open_to_any_remote_on_held_port_only" cone_from_any_remote
 ktap_test "fullcone_mapping_lives_with_its_flow_then_goes" mapping_expiry
 ktap_test "hairpin_b_reaches_a_and_a_sees_b_mapping" hairpin
 ktap_test "fullcone_state_freed_on_flush" state_freed_on_flush
+ktap_test "netns_and_module_gone_with_live_mappings" unload_with_live_mappings
 ktap_finish
