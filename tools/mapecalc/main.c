@@ -73,6 +73,8 @@ static const char usage[] =
 "  --wan IF               interface holding the prefix (needed by -f ip)\n"
 "  --link-mtu N           MTU of the WAN link (default 1500; the tunnel\n"
 "                         gets N - 40)\n"
+"  --fullcone             -f iptables: UDP endpoint-independent filtering\n"
+"                         (-j MAPE --fullcone, in PREROUTING too)\n"
 "  -h, --help             this text\n"
 "  -V, --version          version\n"
 "\n"
@@ -141,6 +143,7 @@ static int parse_format(const char *s, enum format *f)
 enum {
 	OPT_RULES = 256, OPT_RULE6, OPT_RULE4, OPT_EALEN, OPT_OFFSET, OPT_BR,
 	OPT_LEGACY, OPT_RFC, OPT_TUNNEL, OPT_WAN, OPT_LINK_MTU, OPT_OUTDIR,
+	OPT_FULLCONE,
 };
 
 static const struct option longopts[] = {
@@ -157,6 +160,7 @@ static const struct option longopts[] = {
 	{ "wan", required_argument, NULL, OPT_WAN },
 	{ "link-mtu", required_argument, NULL, OPT_LINK_MTU },
 	{ "output-dir", required_argument, NULL, OPT_OUTDIR },
+	{ "fullcone", no_argument, NULL, OPT_FULLCONE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -213,6 +217,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->out.link_mtu = v;
 			break;
 		case OPT_OUTDIR: o->outdir = optarg; break;
+		case OPT_FULLCONE: o->out.fullcone = true; break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(fflush(stdout) ? 1 : 0);
@@ -231,6 +236,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	if (optind + 1 < argc)
 		die("one prefix only; unexpected '%.60s'", argv[optind + 1]);
 	o->prefix = argv[optind];
+	if (o->out.fullcone && o->format != FMT_IPTABLES)
+		die("--fullcone goes with --format iptables (nft's fullcone is not in nft-expr yet)");
 	if ((o->format == FMT_NETWORKD) != !!o->outdir)
 		die(o->outdir ? "--output-dir goes with --format networkd"
 			      : "--format networkd writes two files: give --output-dir DIR");
@@ -376,6 +383,8 @@ int main(int argc, char **argv)
 	if (mapecalc_compute(&rule, &p, o.iid, &res, err))
 		die_err(err);
 	mapecalc_table_free(&table);
+	if (o.out.fullcone && !res.shared)
+		die("--fullcone needs a shared address: this one is not shared (plain SNAT)");
 
 	print(&o, &res);
 	if (fflush(stdout) || ferror(stdout)) {

@@ -117,6 +117,7 @@ struct mapecalc_out {
 	const char *wan;		/* WAN interface, NULL if not given */
 	const char *rules_path;		/* table the rule came from, or NULL */
 	unsigned int link_mtu;
+	bool fullcone;			/* -f iptables: --fullcone rules */
 };
 
 void mapecalc_print_text(FILE *f, const struct mapecalc_result *r,

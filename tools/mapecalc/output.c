@@ -247,6 +247,24 @@ static void print_guard(FILE *f, const struct mapecalc_result *r,
 }
 
 /*
+ * --fullcone: the MAPE rule notes each UDP endpoint's mapping, and its
+ * twin in PREROUTING delivers new inbound flows to it. The forward
+ * filter is the user's; it must let those flows through.
+ */
+static void print_fullcone(FILE *f, const struct mapecalc_result *r,
+			   const struct mapecalc_out *o, const struct addrs *s)
+{
+	static const char *const rule[] = { "PREROUTING -i", "POSTROUTING -o" };
+	int i;
+
+	fprintf(f, "# fullcone: a forward filter must accept new flows from %s in ctstate DNAT\n",
+		o->tunnel);
+	for (i = 0; i < 2; i++)
+		fprintf(f, "-A %s %s -j MAPE --to-source %s --psid %u/%u/%u --fullcone\n",
+			rule[i], o->tunnel, s->ip4, r->ps.offset, r->ps.psid_len, r->psid);
+}
+
+/*
  * The same ruleset as -f nft for iptables-restore (stock iptables with
  * the MAPE plugin): a whole file of the three tables it uses, as
  * netfilter-persistent keeps in /etc/iptables/rules.v4. iptables-restore
@@ -273,7 +291,9 @@ void mapecalc_print_iptables(FILE *f, const struct mapecalc_result *r,
 		"*nat\n"
 		":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 		":POSTROUTING ACCEPT [0:0]\n", o->tunnel, o->tunnel);
-	if (r->shared)
+	if (r->shared && o->fullcone)
+		print_fullcone(f, r, o, &s);
+	else if (r->shared)
 		fprintf(f, "-A POSTROUTING -o %s -j MAPE --to-source %s --psid %u/%u/%u\n",
 			o->tunnel, s.ip4, r->ps.offset, r->ps.psid_len, r->psid);
 	else if (r->ip4_len < 32)

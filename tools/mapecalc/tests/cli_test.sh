@@ -350,6 +350,15 @@ check "iptables: the rules.v4 (MAPE on the tunnel, MSS clamp, invalid drop)" eva
 	'grep -v "^#" "$TMP/out" | diff "$TMP/ipt.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
 run $RFC_RULE 2001:db8:0012:3400::/56 -f iptables --ea-len 8
 check "iptables: an unshared address gets plain SNAT" has "-A POSTROUTING -o mape0 -j SNAT --to-source 192.0.2.18"
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f iptables --fullcone
+check "iptables --fullcone: MAPE --fullcone in PREROUTING and POSTROUTING, nothing else" eval \
+	'[ "$(grep -c -- "-j MAPE" "$TMP/out")" = 2 ] &&
+	 has "-A PREROUTING -i mape0 -j MAPE --to-source 153.240.72.209 --psid 6/6/22 --fullcone" &&
+	 has "-A POSTROUTING -o mape0 -j MAPE --to-source 153.240.72.209 --psid 6/6/22 --fullcone"'
+err_case "--fullcone without -f iptables" "--fullcone goes with --format iptables" \
+	2400:4050:1234:5600::/56 --rules "$TABLE" -f nft --fullcone
+err_case "--fullcone on an unshared address" "--fullcone needs a shared address" \
+	$RFC_RULE 2001:db8:0012:3400::/56 -f iptables --ea-len 8 --fullcone
 
 # The same tunnel as systemd-networkd files (the VM test brings it up).
 mkdir -p "$TMP/nd"
