@@ -382,6 +382,40 @@ udp_ask() {
 	return 1
 }
 
+# udp_listen NS SPORT DEST: an application socket on SPORT in NS asks
+# DEST (ADDR:PORT, a flows server) once, then takes whatever comes to it
+# for $(slow 10) s, one datagram per line, into $OUT/listen-SPORT. Prints
+# the port the server saw (the mapping) once its answer came.
+udp_listen() {
+	local f=$OUT/listen-$2 i
+	: > "$f"
+	echo q | ip netns exec "$1" socat -t "$(slow 10)" - \
+		UDP-DATAGRAM:"$3",bind=:"$2" > "$f" 2> /dev/null &
+	for ((i = 0; i < $(slow 50); i++)); do
+		[ -s "$f" ] && { head -n 1 "$f"; return 0; }
+		sleep 0.1
+	done
+	echo "# :$2 had no answer from $3" >&2
+	return 1
+}
+
+# udp_knock NS SADDR:SPORT ADDR:PORT: one datagram "knock-SPORT" from
+# SADDR:SPORT in NS to ADDR:PORT.
+udp_knock() {
+	echo "knock-${2#*:}" | ip netns exec "$1" socat -u - UDP-SENDTO:"$3",bind="$2"
+}
+
+# udp_heard SPORT WORD: udp_listen's socket on SPORT has received WORD
+# (waiting up to $(slow 2) s for it).
+udp_heard() {
+	local i
+	for ((i = 0; i < $(slow 20); i++)); do
+		grep -qx "$2" "$OUT/listen-$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # not_in_set A K PSID: print the ports read from stdin that are NOT in the
 # port set, and any line that is not a port (quoted: an empty one is no
 # port either). Written from RFC 7597 5.1 by taking each port apart, on

@@ -222,40 +222,9 @@ set_cone() {
 
 cones() { ip netns exec "$router" cat /proc/net/nf_nat_mape_cones; }
 
-# cone_open SPORT DEST: an application socket on the client's SPORT asks
-# DEST (a flows server) once, then takes whatever comes to it for
-# $(slow 10) s, one datagram per line, into $OUT/cone-SPORT. Prints the
-# port the server saw (the mapping) once its answer came.
-cone_open() {
-	local f=$OUT/cone-$1 i
-	: > "$f"
-	echo q | ip netns exec "$client" socat -t "$(slow 10)" - \
-		UDP-DATAGRAM:"$2",bind=:"$1" > "$f" 2> /dev/null &
-	for ((i = 0; i < $(slow 50); i++)); do
-		[ -s "$f" ] && { head -n 1 "$f"; return 0; }
-		sleep 0.1
-	done
-	echo "# :$1 had no answer from $2" >&2
-	return 1
-}
-
-# knock SADDR:SPORT PORT: one datagram "knock-SPORT" from the server's
-# SADDR:SPORT to the router's NAT_ADDR:PORT.
-knock() {
-	echo "knock-${1#*:}" | ip netns exec "$server" socat -u - \
-		UDP-SENDTO:$NAT_ADDR:"$2",bind="$1"
-}
-
-# heard SPORT WORD: the client's socket on SPORT has received WORD
-# (waiting up to $(slow 2) s for it).
-heard() {
-	local i
-	for ((i = 0; i < $(slow 20); i++)); do
-		grep -qx "$2" "$OUT/cone-$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# knock SADDR:SPORT PORT: a datagram from the server's SADDR:SPORT to
+# the router's NAT_ADDR:PORT.
+knock() { udp_knock "$server" "$1" $NAT_ADDR:"$2"; }
 
 # Debian's STUN client: the second address and port of the server reach
 # the client's mapping too.
@@ -269,13 +238,13 @@ stun_fullcone() {
 # (the router answers it, as any closed port of its own).
 cone_from_any_remote() {
 	local p c0 other
-	set_cone 4 8 20 && p=$(cone_open 40600 $SERVER:3500) && c0=$(stat cone_in) || return 1
+	set_cone 4 8 20 && p=$(udp_listen "$client" 40600 $SERVER:3500) && c0=$(stat cone_in) || return 1
 	other=$(( p == 37184 ? 37185 : 37184 ))
 	knock $SERVER2:4444 "$p" && knock $SERVER:4445 "$p" && knock $SERVER2:4446 $other &&
-	heard 40600 knock-4444 && heard 40600 knock-4445 || { sed 's/^/# got /' "$OUT/cone-40600"; return 1; }
-	ktap_note ":40600 mapped to :$p heard $(grep -c knock "$OUT/cone-40600") knocks;" \
+	udp_heard 40600 knock-4444 && udp_heard 40600 knock-4445 || { sed 's/^/# got /' "$OUT/listen-40600"; return 1; }
+	ktap_note ":40600 mapped to :$p heard $(grep -c knock "$OUT/listen-40600") knocks;" \
 		"cone_in +$(( $(stat cone_in) - c0 )); $(cones | grep -c '^udp') noted"
-	in_set "$p" && ! grep -q knock-4446 "$OUT/cone-40600" &&
+	in_set "$p" && ! grep -q knock-4446 "$OUT/listen-40600" &&
 	[ "$(stat cone_in)" = $((c0 + 2)) ] &&
 	cones | grep -q "^udp $NAT_ADDR:$p 192.0.2.2:40600 last $SERVER:3500 "
 }
@@ -295,13 +264,13 @@ mapping_expiry() {
 
 mapping_expiry_steps() {
 	local p q r c0
-	set_cone 4 8 20 && p=$(cone_open 40620 $SERVER:3500) &&
+	set_cone 4 8 20 && p=$(udp_listen "$client" 40620 $SERVER:3500) &&
 	q=$(map $CLIENT2:"$p" $SERVER:3501) || return 1
 	sleep 3
 	c0=$(stat cone_in)
-	knock $SERVER2:4447 "$p" && heard 40620 knock-4447 || { echo "# no knock while the flow lives"; return 1; }
+	knock $SERVER2:4447 "$p" && udp_heard 40620 knock-4447 || { echo "# no knock while the flow lives"; return 1; }
 	ip netns exec "$router" conntrack -D -p udp --orig-src 192.0.2.2 --sport 40620 > /dev/null 2>&1
-	knock $SERVER2:4448 "$p" && ! heard 40620 knock-4448 && r=$(map "$p" $SERVER:3502) || return 1
+	knock $SERVER2:4448 "$p" && ! udp_heard 40620 knock-4448 && r=$(map "$p" $SERVER:3502) || return 1
 	ktap_note ":40620 mapped to :$p; $CLIENT2:$p got :$q meanwhile; after the flow," \
 		"192.0.2.2:$p got :$r; cone_in +$(( $(stat cone_in) - c0 ))"
 	in_set "$p" "$q" "$r" && [ "$q" != "$p" ] && [ "$r" = "$p" ] &&
@@ -343,7 +312,7 @@ hairpin_steps() {
 # Every rule with fullcone gone, no per-port state is left.
 state_freed_on_flush() {
 	local before
-	set_cone 4 8 20 && cone_open 40640 $SERVER:3500 > /dev/null || return 1
+	set_cone 4 8 20 && udp_listen "$client" 40640 $SERVER:3500 > /dev/null || return 1
 	before=$(cones | head -n 1)
 	ip netns exec "$router" nft flush chain ip nat post &&
 	ip netns exec "$router" nft flush chain ip nat pre || return 1
@@ -356,7 +325,7 @@ state_freed_on_flush() {
 # then the module: both clean (a debug kernel would report a leak or a
 # use after free). Last: the router is gone.
 unload_with_live_mappings() {
-	set_cone 4 8 20 && cone_open 40650 $SERVER:3500 > /dev/null &&
+	set_cone 4 8 20 && udp_listen "$client" 40650 $SERVER:3500 > /dev/null &&
 	[ "$(cones | grep -c '^udp')" = 1 ] || return 1
 	HOPS=""
 	ns_delete "$router" && mape_unload && ! grep -q '^nf_nat_mape ' /proc/modules

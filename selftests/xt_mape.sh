@@ -251,7 +251,7 @@ nft_lists_it() {
 mapecalc_rules() {
 	local a k psid
 	"$MAPECALC" -f iptables --tunnel wan0 --rule-ipv6 2001:db8::/40 \
-		--rule-ipv4 198.51.100.0/24 --ea-len 16 --psid-offset 6 \
+		--rule-ipv4 198.51.100.0/24 --ea-len 16 --psid-offset 6 "$@" \
 		2001:db8:0012:3400::/56 > "$OUT/rules.v4" || return 1
 	grep -- '-j MAPE' "$OUT/rules.v4" | sed 's/^/# /'
 	# the rule's own address may differ from wan0's: use wan0's
@@ -260,6 +260,26 @@ mapecalc_rules() {
 	read -r a k psid <<< "$(sed -n 's|.*--psid \([0-9]*\)/\([0-9]*\)/\([0-9]*\).*|\1 \2 \3|p' "$OUT/rules.v4")"
 	run_flows rules udp 5363 open:50 && opened "$OUT/rules" 50 &&
 	all_in_set "$OUT/rules" "$a" "$k" "$psid"
+}
+
+# The same with --fullcone: the server reaches a client endpoint's
+# mapping from another port, through the MAPE target in PREROUTING.
+# PREROUTING is flushed again whatever happened, for the cases after.
+mapecalc_fullcone() {
+	local rc
+	ipt -t nat -F PREROUTING && mapecalc_rules --fullcone && fullcone_knock
+	rc=$?
+	ipt -t nat -F PREROUTING
+	return $rc
+}
+
+fullcone_knock() {
+	local p c0
+	p=$(udp_listen "$client" 40720 $SERVER:5364) && c0=$(stat cone_in) || return 1
+	udp_knock "$server" $SERVER:4720 $NAT_ADDR:"$p" && udp_heard 40720 knock-4720 ||
+		{ echo "# :40720 mapped to :$p did not hear the knock"; return 1; }
+	ktap_note ":40720 mapped to :$p heard a knock from :4720; cone_in +$(( $(stat cone_in) - c0 ))"
+	[ "$(stat cone_in)" = $((c0 + 1)) ]
 }
 
 rmmod_refused_while_a_rule_uses_it() {
@@ -271,7 +291,7 @@ rmmod_after_flush() {
 	ipt -t nat -F POSTROUTING && mape_unload
 }
 
-ktap_plan 19
+ktap_plan 20
 ktap_test "setup" setup
 ktap_test "first_rule_autoloads_the_module" autoload
 ktap_test "udp_ports_in_set" flows_in_set udp 5360
@@ -294,6 +314,7 @@ fi
 ktap_test "save_restore_round_trip_identical" save_restore_round_trip
 ktap_test "prerouting_refused_without_fullcone" prerouting_needs_fullcone
 ktap_test "mapecalc_rules_v4_restored_and_working" mapecalc_rules
+ktap_test "mapecalc_fullcone_rules_deliver" mapecalc_fullcone
 ktap_test "rmmod_refused_while_a_rule_uses_it" rmmod_refused_while_a_rule_uses_it
 ktap_test "rmmod_after_rules_flushed" rmmod_after_flush
 ktap_test "nothing_reached_the_server_untranslated" [ "$(leaked)" = 0 ]
