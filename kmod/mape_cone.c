@@ -61,7 +61,7 @@ struct mape_cone {
 };
 
 struct mape_cone_net {
-	struct mutex lock;
+	struct mutex lock;		/* the list and each table's users */
 	struct list_head tables;
 };
 
@@ -117,6 +117,7 @@ static bool mape_cone_read(const struct mape_cone_slot *slot, struct mape_cone_s
 	int tries;
 
 	for (tries = 0; tries < 3; tries++) {
+		/* the fields after the sequence: pairs with the writer's release */
 		u32 seq = smp_load_acquire(&slot->seq);
 
 		if (seq & 1)
@@ -127,6 +128,7 @@ static bool mape_cone_read(const struct mape_cone_slot *slot, struct mape_cone_s
 		copy->int_port = READ_ONCE(slot->int_port);
 		copy->remote_port = READ_ONCE(slot->remote_port);
 		copy->noted = READ_ONCE(slot->noted);
+		/* the fields before the sequence again: a writer since changed it */
 		smp_rmb();
 		if (READ_ONCE(slot->seq) == seq)
 			return copy->int_addr != 0;
@@ -210,6 +212,7 @@ void mape_cone_note(const struct mape_search *s)
 
 	if (orig->dst.protonum != IPPROTO_UDP)
 		return;
+	/* the slot as of this sequence; the cmpxchg below fails if it moved */
 	seq = smp_load_acquire(&slot->seq);
 	if ((seq & 1) || (mape_cone_read(slot, &cur) && !mape_cone_same_endpoint(&cur, orig) &&
 			  mape_cone_alive(nf_ct_net(s->ct), nf_ct_zone(s->ct), &cur,
@@ -223,6 +226,7 @@ void mape_cone_note(const struct mape_search *s)
 		WRITE_ONCE(slot->remote_addr, orig->dst.u3.ip);
 		WRITE_ONCE(slot->remote_port, orig->dst.u.udp.port);
 		WRITE_ONCE(slot->noted, (u32)ktime_get_seconds());
+		/* the fields before the even sequence that readers wait for */
 		smp_store_release(&slot->seq, seq + 2);
 	}
 	local_bh_enable();
