@@ -83,16 +83,16 @@ void mape_rule_destroy(struct mape_rule *rule, const struct net *net)
 }
 
 /*
- * The hooks a rule may be at: postrouting and input, as snat; prerouting
- * too with fullcone, where it delivers instead (mape_cone_deliver()).
+ * The hooks a rule may be at: postrouting and input, as snat. A fullcone
+ * rule notes mappings in postrouting and delivers to them in prerouting
+ * (mape_cone_deliver()); never in input, where the "internal endpoint"
+ * it would note is a remote host, and the cone a relay to it.
  */
 unsigned int mape_rule_hooks(const struct mape_rule *rule)
 {
-	unsigned int hooks = (1 << NF_INET_POST_ROUTING) | (1 << NF_INET_LOCAL_IN);
-
 	if (rule->flags & NFT_MAPE_F_FULLCONE)
-		hooks |= 1 << NF_INET_PRE_ROUTING;
-	return hooks;
+		return (1 << NF_INET_POST_ROUTING) | (1 << NF_INET_PRE_ROUTING);
+	return (1 << NF_INET_POST_ROUTING) | (1 << NF_INET_LOCAL_IN);
 }
 
 /*

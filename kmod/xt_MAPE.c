@@ -43,7 +43,7 @@ static int mape_tg_check(const struct xt_tgchk_param *par)
 	if (err)
 		goto err_free;
 	if (par->hook_mask & ~mape_rule_hooks(rule)) {
-		err = mape_reject(-EINVAL, "hooks 0x%x: prerouting needs --fullcone",
+		err = mape_reject(-EINVAL, "hooks 0x%x: prerouting needs --fullcone, input refuses it",
 				  par->hook_mask);
 		goto err_rule;
 	}
