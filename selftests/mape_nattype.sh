@@ -278,6 +278,36 @@ mapping_expiry_steps() {
 	cones | grep -q "^udp $NAT_ADDR:$p 192.0.2.2:$p "
 }
 
+# After cone_keep_s, the endpoint's oldest flow still alive keeps its
+# mapping as well as its newest: a short flow that came and went since
+# (a STUN query, say) does not end a long one's mapping. Once neither
+# lives, it goes.
+mapping_lives_with_oldest_flow() {
+	local rc
+	echo 2 > $KEEP || return 1
+	oldest_flow_steps
+	rc=$?
+	echo 120 > $KEEP
+	return $rc
+}
+
+oldest_flow_steps() {
+	local p q
+	set_cone 4 8 20 && p=$(map 40660 $SERVER:3500) && q=$(map 40660 $SERVER:3501) || return 1
+	ip netns exec "$router" conntrack -D -p udp --orig-src 192.0.2.2 --sport 40660 \
+		--dport 3501 > /dev/null 2>&1 || return 1
+	sleep 3
+	: > "$OUT/listen-40660"
+	ip netns exec "$client" socat -u -T "$(slow 10)" UDP-RECV:40660 - >> "$OUT/listen-40660" &
+	wait_listen "$client" u 40660 || return 1
+	knock $SERVER2:4450 "$p" && udp_heard 40660 knock-4450 ||
+		{ echo "# :$p not open with its oldest flow alive"; return 1; }
+	ip netns exec "$router" conntrack -D -p udp --orig-src 192.0.2.2 --sport 40660 > /dev/null 2>&1
+	knock $SERVER2:4451 "$p" && ! udp_heard 40660 knock-4451 || { echo "# :$p open with no flow"; return 1; }
+	ktap_note ":40660 mapped to :$p toward .2:3500, :$q toward .2:3501; open after that one went, closed after both"
+	in_set "$p" && [ "$q" = "$p" ]
+}
+
 # Hairpinning (RFC 4787 REQ-9): a LAN endpoint B reaches endpoint A's
 # mapping at the public address, and A sees B's mapping as the source:
 # the router's NAT_ADDR is local here, so prerouting takes B's flow, and
@@ -331,7 +361,7 @@ unload_with_live_mappings() {
 	ns_delete "$router" && mape_unload && ! grep -q '^nf_nat_mape ' /proc/modules
 }
 
-ktap_plan 18
+ktap_plan 19
 ktap_test "setup" setup
 ktap_test "stun_default_independent_mapping" stun_default
 ktap_test "stun_default_in_set_preserves_port" stun_default_in_set
@@ -347,6 +377,7 @@ ktap_test "fully_random_maps_nothing" random_maps_nothing 16
 ktap_test "stun_fullcone_independent_filter" stun_fullcone
 ktap_test "fullcone_open_to_any_remote_on_held_port_only" cone_from_any_remote
 ktap_test "fullcone_mapping_lives_with_its_flow_then_goes" mapping_expiry
+ktap_test "fullcone_mapping_lives_with_oldest_flow_too" mapping_lives_with_oldest_flow
 ktap_test "hairpin_b_reaches_a_and_a_sees_b_mapping" hairpin
 ktap_test "fullcone_state_freed_on_flush" state_freed_on_flush
 ktap_test "netns_and_module_gone_with_live_mappings" unload_with_live_mappings
