@@ -43,7 +43,15 @@ setup() {
 	done
 	wait_listen "$server" u 3478 && wait_listen "$server" u 3503 &&
 	ip netns exec "$router" nft add chain ip nat pre \
-		'{ type nat hook prerouting priority dstnat; }'
+		'{ type nat hook prerouting priority dstnat; }' &&
+	router_udp_timeout
+}
+
+# The fullcone cases hold a flow for a while and then ask whether its
+# conntrack entry still lives: on a kernel MAPE_SLOW times slower their
+# steps outlast the router's 30 s UDP timeout (the debug kernel's did).
+router_udp_timeout() {
+	ip netns exec "$router" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$(slow 30)"
 }
 
 stat() { mape_stat "$router" "$1"; }
@@ -249,20 +257,22 @@ cone_from_any_remote() {
 	cones | grep -q "^udp $NAT_ADDR:$p 192.0.2.2:40600 last $SERVER:3500 "
 }
 
-# cone_keep_s 2, so that the time alone lets the mapping go quickly: it
-# still lives while its flow's conntrack does (30 s), its port is not
-# given to another endpoint meanwhile, and once that conntrack is gone a
-# knock goes nowhere and another endpoint gets the port.
-mapping_expiry() {
+# keep_2 CMD...: CMD with cone_keep_s 2, so that the time alone lets a
+# mapping go quickly; 120 again after it.
+keep_2() {
 	local rc
 	echo 2 > $KEEP || return 1
-	mapping_expiry_steps
+	"$@"
 	rc=$?
 	echo 120 > $KEEP
 	return $rc
 }
 
-mapping_expiry_steps() {
+# (keep_2) The mapping still lives while its flow's conntrack does (30 s),
+# its port is not given to another endpoint meanwhile, and once that
+# conntrack is gone a knock goes nowhere and another endpoint gets the
+# port.
+mapping_expiry() {
 	local p q r c0
 	set_cone 4 8 20 && p=$(udp_listen "$client" 40620 $SERVER:3500) &&
 	q=$(map $CLIENT2:"$p" $SERVER:3501) || return 1
@@ -278,20 +288,11 @@ mapping_expiry_steps() {
 	cones | grep -q "^udp $NAT_ADDR:$p 192.0.2.2:$p "
 }
 
-# After cone_keep_s, the endpoint's oldest flow still alive keeps its
-# mapping as well as its newest: a short flow that came and went since
-# (a STUN query, say) does not end a long one's mapping. Once neither
-# lives, it goes.
+# (keep_2) After cone_keep_s, the endpoint's oldest flow still alive
+# keeps its mapping as well as its newest: a short flow that came and
+# went since (a STUN query, say) does not end a long one's mapping. Once
+# neither lives, it goes.
 mapping_lives_with_oldest_flow() {
-	local rc
-	echo 2 > $KEEP || return 1
-	oldest_flow_steps
-	rc=$?
-	echo 120 > $KEEP
-	return $rc
-}
-
-oldest_flow_steps() {
 	local p q
 	set_cone 4 8 20 && p=$(map 40660 $SERVER:3500) && q=$(map 40660 $SERVER:3501) || return 1
 	ip netns exec "$router" conntrack -D -p udp --orig-src 192.0.2.2 --sport 40660 \
@@ -376,8 +377,8 @@ ktap_test "random_maps_nothing" random_maps_nothing 4
 ktap_test "fully_random_maps_nothing" random_maps_nothing 16
 ktap_test "stun_fullcone_independent_filter" stun_fullcone
 ktap_test "fullcone_open_to_any_remote_on_held_port_only" cone_from_any_remote
-ktap_test "fullcone_mapping_lives_with_its_flow_then_goes" mapping_expiry
-ktap_test "fullcone_mapping_lives_with_oldest_flow_too" mapping_lives_with_oldest_flow
+ktap_test "fullcone_mapping_lives_with_its_flow_then_goes" keep_2 mapping_expiry
+ktap_test "fullcone_mapping_lives_with_oldest_flow_too" keep_2 mapping_lives_with_oldest_flow
 ktap_test "hairpin_b_reaches_a_and_a_sees_b_mapping" hairpin
 ktap_test "fullcone_state_freed_on_flush" state_freed_on_flush
 ktap_test "netns_and_module_gone_with_live_mappings" unload_with_live_mappings
