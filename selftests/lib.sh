@@ -384,12 +384,14 @@ udp_ask() {
 
 # udp_listen NS SPORT DEST: an application socket on SPORT in NS asks
 # DEST (ADDR:PORT, a flows server) once, then takes whatever comes to it
-# for $(slow 10) s, one datagram per line, into $OUT/listen-SPORT. Prints
-# the port the server saw (the mapping) once its answer came.
+# for $(slow 30) s, one datagram per line, into $OUT/listen-SPORT. Prints
+# the port the server saw (the mapping) once its answer came. (10 s was
+# too short once in CI, two VMs beside each other: the knock that
+# followed found no socket, udp NoPorts 1.)
 udp_listen() {
 	local f=$OUT/listen-$2 i
 	: > "$f"
-	echo q | ip netns exec "$1" socat -t "$(slow 10)" - \
+	echo q | ip netns exec "$1" socat -t "$(slow 30)" - \
 		UDP-DATAGRAM:"$3",bind=:"$2" > "$f" 2> /dev/null &
 	for ((i = 0; i < $(slow 50); i++)); do
 		[ -s "$f" ] && { head -n 1 "$f"; return 0; }
