@@ -196,16 +196,7 @@ ce_setup() {
 	else
 		tunnel_"${TUNNEL2:-ip}" "$ce" "$(p PREFIX $n)" || return 1
 	fi
-	ce_rules $n && br_tunnel $n &&
-	ce_udp_timeout "$ce"
-}
-
-# ce_udp_timeout CE: a kernel MAPE_SLOW times slower (make check-debug's)
-# answers a burst of thousands of queries later than the 30 s a CE keeps
-# an unanswered UDP flow; the answer would then find no flow to reverse.
-# Its unreplied UDP timeout grows with the rest (unchanged at MAPE_SLOW 1).
-ce_udp_timeout() {
-	ip netns exec "$1" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$(slow 30)"
+	ce_rules $n && br_tunnel $n
 }
 
 # tunnel_ip NS PREFIX: run the commands of mapecalc -f ip.
@@ -534,13 +525,6 @@ df_ping() {
 }
 
 # Three times P flows from each LAN, held at once, toward three hosts.
-# Their answers may take long on a kernel MAPE_SLOW times slower: there
-# 6,048 queries at once, and their resends, queue at every hop (make
-# check-debug once saw half of them answered within the default wait, 8 s
-# times MAPE_SLOW, and 5,618 and 6,414 answers reach the LAN hosts after
-# their clients had given up: udp NoPorts there, nothing dropped at any
-# hop). The wait here is 30 s times MAPE_SLOW; on a kernel that answers,
-# it only bounds how long a failure takes.
 port_reuse() {
 	local n size d pids="" rc=0
 	size=$(p PORTS 1)
@@ -548,7 +532,7 @@ port_reuse() {
 	for n in 1 2; do
 		for d in 2 3 4; do
 			ip netns exec "$(eval "echo \$lan$n")" "$FLOWS" run udp 203.0.113.$d 5000 \
-				wait:"$(slow 30000)" open:"$size" hold:2 > "$OUT/reuse$n.$d" &
+				open:"$size" hold:2 > "$OUT/reuse$n.$d" &
 			pids="$pids $!"
 		done
 	done
