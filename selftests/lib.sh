@@ -116,6 +116,18 @@ ns_create() {
 	ip -n "$name" link set lo up
 	NS_LIST="$NS_LIST $name"
 	eval "$var=\$name"
+	ns_slow_conntrack "$name"
+}
+
+# ns_slow_conntrack NS: on a kernel MAPE_SLOW times slower (make
+# check-debug's), NS keeps an unanswered UDP flow 30 s times MAPE_SLOW:
+# a test's steps there outlast the default 30 s (held flows expired
+# while mape_search.sh filled a set; a fullcone mapping's flow while
+# mape_nattype.sh asked about it). At MAPE_SLOW 1 nothing changes.
+ns_slow_conntrack() {
+	[ "${MAPE_SLOW:-1}" -gt 1 ] || return 0
+	modprobe -q nf_conntrack &&
+	ip netns exec "$1" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$(slow 30)"
 }
 
 # ns_delete NS: kill what runs inside NS, delete it, forget it.
@@ -267,6 +279,12 @@ mape_stat() {
 		      print s + 0 }' /proc/net/stat/nf_nat_mape
 }
 
+# mape_cones NS: NS's fullcone tables (/proc/net/nf_nat_mape_cones)
+# without the ages, which tick while a test reads them twice.
+mape_cones() {
+	ip netns exec "$1" sed 's/ age [0-9]*$//' /proc/net/nf_nat_mape_cones
+}
+
 # ct_stat NS FIELD: a conntrack statistic (conntrack -S) summed over CPUs;
 # fails, printing nothing, if there is no such field.
 ct_stat() {
@@ -383,15 +401,16 @@ udp_ask() {
 }
 
 # udp_listen NS SPORT DEST: an application socket on SPORT in NS asks
-# DEST (ADDR:PORT, a flows server) once, then takes whatever comes to it
-# for $(slow 30) s, one datagram per line, into $OUT/listen-SPORT. Prints
-# the port the server saw (the mapping) once its answer came. (10 s was
-# too short once in CI, two VMs beside each other: the knock that
-# followed found no socket, udp NoPorts 1.)
+# DEST (ADDR:PORT, a flows server) once, then takes whatever comes to it,
+# one datagram per line, into $OUT/listen-SPORT, until NS goes (ns_delete
+# kills it). Prints the port the server saw (the mapping) once its answer
+# came. A socket that ended a fixed time after its query once missed the
+# knock that followed in CI, two VMs side by side: udp NoPorts 1 on the
+# client, where the knock arrived.
 udp_listen() {
 	local f=$OUT/listen-$2 i
 	: > "$f"
-	echo q | ip netns exec "$1" socat -t "$(slow 30)" - \
+	echo q | ip netns exec "$1" socat -t 86400 - \
 		UDP-DATAGRAM:"$3",bind=:"$2" > "$f" 2> /dev/null &
 	for ((i = 0; i < $(slow 50); i++)); do
 		[ -s "$f" ] && { head -n 1 "$f"; return 0; }

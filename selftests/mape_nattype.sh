@@ -43,15 +43,7 @@ setup() {
 	done
 	wait_listen "$server" u 3478 && wait_listen "$server" u 3503 &&
 	ip netns exec "$router" nft add chain ip nat pre \
-		'{ type nat hook prerouting priority dstnat; }' &&
-	router_udp_timeout
-}
-
-# The fullcone cases hold a flow for a while and then ask whether its
-# conntrack entry still lives: on a kernel MAPE_SLOW times slower their
-# steps outlast the router's 30 s UDP timeout (the debug kernel's did).
-router_udp_timeout() {
-	ip netns exec "$router" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$(slow 30)"
+		'{ type nat hook prerouting priority dstnat; }'
 }
 
 stat() { mape_stat "$router" "$1"; }
@@ -228,7 +220,7 @@ set_cone() {
 	ip netns exec "$router" "$RULE" nat pre $NAT_ADDR "$@" $CONE
 }
 
-cones() { ip netns exec "$router" cat /proc/net/nf_nat_mape_cones; }
+cones() { mape_cones "$router"; }
 
 # knock SADDR:SPORT PORT: a datagram from the server's SADDR:SPORT to
 # the router's NAT_ADDR:PORT.
@@ -299,7 +291,7 @@ mapping_lives_with_oldest_flow() {
 		--dport 3501 > /dev/null 2>&1 || return 1
 	sleep 3
 	: > "$OUT/listen-40660"
-	ip netns exec "$client" socat -u -T "$(slow 10)" UDP-RECV:40660 - >> "$OUT/listen-40660" &
+	ip netns exec "$client" socat -u UDP-RECV:40660 - >> "$OUT/listen-40660" &
 	wait_listen "$client" u 40660 || return 1
 	knock $SERVER2:4450 "$p" && udp_heard 40660 knock-4450 ||
 		{ echo "# :$p not open with its oldest flow alive"; return 1; }

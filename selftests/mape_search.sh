@@ -28,10 +28,6 @@ setup() {
 	local p
 	mape_install_module && topo_crs $NAT_ADDR $SERVER || return 1
 	HOPS="$client $router $server"
-	# held flows must outlive filling a set: on a kernel MAPE_SLOW times
-	# slower that takes longer than the 30 s an answered UDP flow lives
-	ip netns exec "$router" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$(slow 30)" ||
-		return 1
 	for p in $UDP_PORTS; do
 		ip netns exec "$server" "$FLOWS" serve udp "$p" &
 	done
