@@ -212,17 +212,17 @@ save_restore_round_trip() {
 # saved FILE: iptables-save's FILE without comments and chain counters.
 saved() { sed '/^#/d; s/ \[[0-9]*:[0-9]*\]$//' "$1"; }
 
-# The cone tables, without the ages that tick meanwhile.
-cones() {
-	ip netns exec "$router" sed 's/ age [0-9]*$//' /proc/net/nf_nat_mape_cones
-}
+cones() { mape_cones "$router"; }
 
 # MAPE in PREROUTING delivers to fullcone mappings only: without
 # --fullcone the kernel refuses it, with EINVAL and a line naming why.
+# (Counted: both backends' runs share one kernel log.)
 prerouting_needs_fullcone() {
+	local why="nf_nat_mape: rule rejected: hooks 0x1: prerouting needs --fullcone" n0
+	n0=$(dmesg | grep -c "$why")
 	ipt -t nat -F PREROUTING &&
 	! ipt -t nat -A PREROUTING -j MAPE --to-source $NAT_ADDR --psid 4/8/20 2> "$OUT/pre" &&
-	dmesg | grep -q "nf_nat_mape: rule rejected: hooks 0x1: prerouting needs --fullcone" &&
+	[ "$(dmesg | grep -c "$why")" = $((n0 + 1)) ] &&
 	[ -z "$(ipt -t nat -S PREROUTING | grep MAPE)" ] ||
 		{ sed 's/^/# /' "$OUT/pre"; dmesg | grep 'rule rejected' | tail -3 | sed 's/^/# /'; return 1; }
 }
