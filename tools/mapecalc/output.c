@@ -247,21 +247,24 @@ static void print_guard(FILE *f, const struct mapecalc_result *r,
 }
 
 /*
- * --fullcone: the MAPE rule notes each UDP endpoint's mapping, and its
- * twin in PREROUTING delivers new inbound flows to it. The forward
- * filter is the user's; it must let those flows through.
+ * The MAPE rule on the tunnel. With --fullcone it notes each UDP
+ * endpoint's mapping, and its twin in PREROUTING delivers new inbound
+ * flows to it; the forward filter is the user's, and must let those
+ * flows through.
  */
-static void print_fullcone(FILE *f, const struct mapecalc_result *r,
-			   const struct mapecalc_out *o, const struct addrs *s)
+static void print_mape_rules(FILE *f, const struct mapecalc_result *r,
+			     const struct mapecalc_out *o, const struct addrs *s)
 {
-	static const char *const rule[] = { "PREROUTING -i", "POSTROUTING -o" };
-	int i;
+	static const char *const chain[] = { "PREROUTING -i", "POSTROUTING -o" };
+	int i = o->fullcone ? 0 : 1;
 
-	fprintf(f, "# fullcone: a forward filter must accept new flows from %s in ctstate DNAT\n",
-		o->tunnel);
-	for (i = 0; i < 2; i++)
-		fprintf(f, "-A %s %s -j MAPE --to-source %s --psid %u/%u/%u --fullcone\n",
-			rule[i], o->tunnel, s->ip4, r->ps.offset, r->ps.psid_len, r->psid);
+	if (o->fullcone)
+		fprintf(f, "# fullcone: a forward filter must accept new flows from %s in ctstate DNAT\n",
+			o->tunnel);
+	for (; i < 2; i++)
+		fprintf(f, "-A %s %s -j MAPE --to-source %s --psid %u/%u/%u%s\n",
+			chain[i], o->tunnel, s->ip4, r->ps.offset, r->ps.psid_len, r->psid,
+			o->fullcone ? " --fullcone" : "");
 }
 
 /*
@@ -291,11 +294,8 @@ void mapecalc_print_iptables(FILE *f, const struct mapecalc_result *r,
 		"*nat\n"
 		":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 		":POSTROUTING ACCEPT [0:0]\n", o->tunnel, o->tunnel);
-	if (r->shared && o->fullcone)
-		print_fullcone(f, r, o, &s);
-	else if (r->shared)
-		fprintf(f, "-A POSTROUTING -o %s -j MAPE --to-source %s --psid %u/%u/%u\n",
-			o->tunnel, s.ip4, r->ps.offset, r->ps.psid_len, r->psid);
+	if (r->shared)
+		print_mape_rules(f, r, o, &s);
 	else if (r->ip4_len < 32)
 		fprintf(f, "-A POSTROUTING -o %s -j SNAT --to-source %s-%s\n",
 			o->tunnel, s.ip4, s.ip4_last);
