@@ -112,12 +112,11 @@ static void nft_mape_eval(const struct nft_expr *expr, struct nft_regs *regs,
 			  const struct nft_pktinfo *pkt)
 {
 	const struct nft_mape *priv = nft_expr_priv(expr);
-	enum ip_conntrack_info ctinfo;
-	struct nf_conn *ct = nf_ct_get(pkt->skb, &ctinfo);
-
 	__be32 addr_min = (__force __be32)regs->data[priv->sreg_addr_min];
 	__be32 addr_max = (__force __be32)regs->data[priv->sreg_addr_max];
-	bool in = nft_hook(pkt) == NF_INET_PRE_ROUTING;	/* fullcone */
+	bool in = nft_hook(pkt) == NF_INET_PRE_ROUTING;	/* fullcone's half */
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(pkt->skb, &ctinfo);
 	unsigned int verdict;
 
 	/*
@@ -126,14 +125,14 @@ static void nft_mape_eval(const struct nft_expr *expr, struct nft_regs *regs,
 	 * and in prerouting one that no mapping takes.
 	 */
 	if (nft_pf(pkt) != NFPROTO_IPV4 || !ct ||
-	    nf_nat_initialized(ct, in ? NF_NAT_MANIP_DST : NF_NAT_MANIP_SRC) ||
-	    (in && !mape_cone_deliver(&priv->rule, ct, addr_min, addr_max, &verdict))) {
+	    nf_nat_initialized(ct, in ? NF_NAT_MANIP_DST : NF_NAT_MANIP_SRC))
 		regs->verdict.code = NFT_BREAK;
-		return;
-	}
-	if (!in)
-		verdict = mape_translate(&priv->rule, ct, nft_out(pkt), addr_min, addr_max);
-	regs->verdict.code = verdict;
+	else if (in)
+		regs->verdict.code = mape_cone_deliver(&priv->rule, ct, addr_min, addr_max,
+						       &verdict) ? verdict : NFT_BREAK;
+	else
+		regs->verdict.code = mape_translate(&priv->rule, ct, nft_out(pkt),
+						    addr_min, addr_max);
 }
 
 static int nft_mape_dump(MAPE_DUMP_ARGS)
