@@ -32,9 +32,11 @@ for t in $tests; do
 	n=$((n + 1))
 	arg=""
 	case $t in *:*) arg=${t#*:} ;; esac
+	t0=$SECONDS
 	out=$(timeout $limit ./"${t%%:*}" $arg 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | sed 's/^/  /'
+	echo "  # $t took $((SECONDS - t0)) s (limit $limit s)"
 	if [ $rc = 0 ]; then
 		echo "ok $n $t"
 		continue
