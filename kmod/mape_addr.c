@@ -7,13 +7,18 @@
  * address leaves an interface (a prefix change re-addresses or re-creates
  * the tunnel), the flows translated to it there can never be answered
  * again: the address and its port set may be someone else's now. They are
- * dropped, as masquerade drops its own.
+ * dropped, as masquerade drops its own. A tunnel may translate to an
+ * address it does not hold (mapecalc gives a shared address to no
+ * interface, so that traffic to the other CEs of that address leaves by
+ * the tunnel): when an interface loses its last IPv4 address, as a tunnel
+ * that goes away does, every flow translated there is dropped.
  *
  * Not masquerade's notifiers: unregistering a netdevice notifier replays
  * NETDEV_DOWN for every device, so unloading nf_nat_mape would have dropped
  * every flow it ever translated. An inetaddr notifier replays nothing.
  */
 #include <linux/inetdevice.h>
+#include <linux/rtnetlink.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <net/netfilter/nf_conntrack.h>
@@ -24,7 +29,7 @@
 struct mape_addr_work {
 	struct work_struct work;
 	struct net *net;
-	__be32 addr;
+	__be32 addr;		/* 0: any address */
 	int ifindex;
 };
 
@@ -45,7 +50,7 @@ static int mape_addr_match(struct nf_conn *ct, void *data)
 	const struct nf_conn_nat *nat = nfct_nat(ct);
 
 	return nat && nf_ct_l3num(ct) == NFPROTO_IPV4 && nat->masq_index == w->ifindex &&
-	       ct->tuplehash[IP_CT_DIR_REPLY].tuple.dst.u3.ip == w->addr;
+	       (!w->addr || ct->tuplehash[IP_CT_DIR_REPLY].tuple.dst.u3.ip == w->addr);
 }
 
 static void mape_addr_cleanup(struct work_struct *work)
@@ -81,7 +86,8 @@ static int mape_inet_event(struct notifier_block *nb, unsigned long event, void 
 	}
 	INIT_WORK(&w->work, mape_addr_cleanup);
 	w->net = net;
-	w->addr = ifa->ifa_local;
+	/* the address is already off the list when its removal is announced */
+	w->addr = rtnl_dereference(ifa->ifa_dev->ifa_list) ? ifa->ifa_local : 0;
 	w->ifindex = dev->ifindex;
 	queue_work(mape_addr_wq, &w->work);
 	return NOTIFY_DONE;
