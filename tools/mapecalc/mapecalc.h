@@ -25,6 +25,12 @@
 #define MAPECALC_IID_BITS	64	/* the CE interface id; EA bits stay above */
 #define MAPECALC_LINK_MTU	1500
 #define MAPECALC_IP6_HDR	40	/* ipip6 costs one IPv6 header */
+/*
+ * The tunnel's own IPv4 address when the CE's address is shared (RFC 7335,
+ * as a DS-Lite B4 holds it): the shared address is on no interface, or
+ * traffic to the other CEs of that address would be delivered locally.
+ */
+#define MAPECALC_TUNNEL_IP4	"192.0.0.2"
 
 /* CE interface identifier layouts (section 6 and its predecessor). */
 enum mapecalc_iid {

@@ -15,6 +15,7 @@
 struct addrs {
 	char ip4[INET_ADDRSTRLEN];
 	char ip4_last[INET_ADDRSTRLEN];	/* end of an IPv4 prefix */
+	char tun4[INET_ADDRSTRLEN];	/* what the tunnel interface holds */
 	char ce[INET6_ADDRSTRLEN];
 	char br[INET6_ADDRSTRLEN];	/* "" when the rule has none */
 	char prefix[INET6_ADDRSTRLEN];	/* as typed, masked to its length */
@@ -32,6 +33,7 @@ static void fill_addrs(const struct mapecalc_result *r, struct addrs *s)
 	last.s_addr = htonl(ntohl(r->ip4.s_addr) | host);
 	mapecalc_ntop4(r->ip4, s->ip4);
 	mapecalc_ntop4(last, s->ip4_last);
+	snprintf(s->tun4, sizeof(s->tun4), "%s", r->shared ? MAPECALC_TUNNEL_IP4 : s->ip4);
 	mapecalc_ntop6(&r->ce, s->ce);
 	s->br[0] = '\0';
 	if (r->rule.has_br)
@@ -247,6 +249,23 @@ static void print_guard(FILE *f, const struct mapecalc_result *r,
 }
 
 /*
+ * A shared address is on no interface (MAPECALC_TUNNEL_IP4): what arrives
+ * for it and no NAT rule translates would be routed back into the tunnel,
+ * to the BR, which sends it back here, until its TTL runs out.
+ */
+static void print_unsolicited(FILE *f, const struct mapecalc_result *r,
+			      const struct mapecalc_out *o, const struct addrs *s,
+			      const char *lead, const char *verb)
+{
+	if (!r->shared)
+		return;
+	if (!strcmp(verb, "add"))
+		fprintf(f, "# %s is on no interface: unsolicited traffic to it goes no further\n",
+			s->ip4);
+	fprintf(f, "%sip rule %s iif %s to %s/32 blackhole\n", lead, verb, o->tunnel, s->ip4);
+}
+
+/*
  * The MAPE rule on the tunnel. With --fullcone it notes each UDP
  * endpoint's mapping, and its twin in PREROUTING delivers new inbound
  * flows to it; the forward filter is the user's, and must let those
@@ -321,8 +340,9 @@ int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 		o->tunnel, s.ce, s.br);
 	print_guard(f, r, o, &s, "");
 	fprintf(f, "ip link set %s mtu %u up\n", o->tunnel, tunnel_mtu(o));
-	fprintf(f, "ip addr add %s/32 dev %s\n", s.ip4, o->tunnel);
+	fprintf(f, "ip addr add %s/32 dev %s\n", s.tun4, o->tunnel);
 	fprintf(f, "ip route add default dev %s\n", o->tunnel);
+	print_unsolicited(f, r, o, &s, "", "add");
 	return 0;
 }
 
@@ -347,9 +367,11 @@ int mapecalc_print_ifupdown(FILE *f, const struct mapecalc_result *r,
 	print_guard(f, r, o, &s, "\tpre-up ");
 	fprintf(f, "\tpre-up ip link set %s mtu %u\n", o->tunnel, tunnel_mtu(o));
 	fprintf(f, "\tpre-up ip -6 addr add %s/128 dev %s\n", s.ce, o->tunnel);
-	fprintf(f, "\tpre-up ip addr add %s/32 dev %s\n", s.ip4, o->tunnel);
+	fprintf(f, "\tpre-up ip addr add %s/32 dev %s\n", s.tun4, o->tunnel);
 	fprintf(f, "\tup ip link set %s up\n", o->tunnel);
 	fprintf(f, "\tup ip route add default dev %s\n", o->tunnel);
+	print_unsolicited(f, r, o, &s, "\tup ", "add");
+	print_unsolicited(f, r, o, &s, "\tdown ", "del");
 	fprintf(f, "\tpost-down ip -6 tunnel del %s\n", o->tunnel);
 	return 0;
 }
@@ -374,9 +396,13 @@ static void print_network(FILE *f, const struct mapecalc_result *r,
 {
 	print_header(f, r, s);
 	fprintf(f, "[Match]\nName=%s\n\n[Network]\n", o->tunnel);
-	fprintf(f, "Address=%s/128\nAddress=%s/32\n", s->ce, s->ip4);
+	fprintf(f, "Address=%s/128\nAddress=%s/32\n", s->ce, s->tun4);
 	fputs("DefaultRouteOnDevice=yes\nConfigureWithoutCarrier=yes\n"
 	      "LinkLocalAddressing=no\nIPv6AcceptRA=no\n", f);
+	if (r->shared)
+		fprintf(f, "\n# unsolicited traffic to %s goes no further\n"
+			"[RoutingPolicyRule]\nIncomingInterface=%s\nTo=%s/32\nType=blackhole\n",
+			s->ip4, o->tunnel, s->ip4);
 }
 
 static int write_file(const char *dir, const char *name, const char *ext,
@@ -455,6 +481,7 @@ void mapecalc_print_shell(FILE *f, const struct mapecalc_result *r,
 	sh_kv(f, "MAPE_BR", s.br);
 	sh_kv(f, "MAPE_IPV4", s.ip4);
 	sh_num(f, "MAPE_IPV4_PREFIX_LEN", r->ip4_len);
+	sh_kv(f, "MAPE_TUNNEL_IPV4", s.tun4);
 	sh_num(f, "MAPE_SHARED", r->shared);
 	sh_num(f, "MAPE_PSID_OFFSET", r->ps.offset);
 	sh_num(f, "MAPE_PSID_LEN", r->ps.psid_len);

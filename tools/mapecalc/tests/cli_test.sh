@@ -319,12 +319,21 @@ tc qdisc add dev mape0 clsact
 tc filter add dev mape0 egress pref 1 protocol ip u32 match ip src 153.240.72.209/32 action ok
 tc filter add dev mape0 egress pref 2 matchall action drop
 ip link set mape0 mtu 1414 up
-ip addr add 153.240.72.209/32 dev mape0
+ip addr add 192.0.0.2/32 dev mape0
 ip route add default dev mape0
+ip rule add iif mape0 to 153.240.72.209/32 blackhole
 EOF
 check "ip: the commands (MTU from --link-mtu)" eval \
 	'grep -v "^#" "$TMP/out" | diff "$TMP/ip.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
 check "ip: sh -n accepts it" sh -n "$TMP/out"
+# An address of its own (no PSID) stays on the tunnel, with no blackhole.
+run --rule-ipv6 2001:db8::/40 --rule-ipv4 192.0.2.0/24 --ea-len 8 --psid-offset 6 \
+	--br 2001:db8::1 -f ip --wan eth1 2001:db8:a0::/48
+check "ip: an unshared address on the tunnel itself, no rule" eval \
+	'[ "$rc" = 0 ] && has "ip addr add 192.0.2.160/32 dev mape0" && ! has "ip rule"'
+run 240b:10:abcd:ef00::/56 --rules "$TABLE" -f shell
+check "shell: MAPE_TUNNEL_IPV4 is 192.0.0.2 when shared" \
+	expect_var "$TMP/out" MAPE_TUNNEL_IPV4 192.0.0.2
 
 # The same ruleset for iptables-restore: a whole rules.v4 of two tables.
 run 2400:4050:1234:5600::/56 --rules "$TABLE" -f iptables --tunnel wan6
@@ -378,11 +387,15 @@ Independent=yes
 Name=mape0
 [Network]
 Address=2400:4050:1234:5600:99:f048:d100:1600/128
-Address=153.240.72.209/32
+Address=192.0.0.2/32
 DefaultRouteOnDevice=yes
 ConfigureWithoutCarrier=yes
 LinkLocalAddressing=no
 IPv6AcceptRA=no
+[RoutingPolicyRule]
+IncomingInterface=mape0
+To=153.240.72.209/32
+Type=blackhole
 EOF
 printf '%s\n' "$TMP/nd/mape0.netdev" "$TMP/nd/mape0.network" > "$TMP/nd.paths"
 check "networkd: prints the two paths it wrote" eval \
@@ -402,9 +415,11 @@ iface mape0 inet manual
 	pre-up tc filter add dev mape0 egress pref 2 matchall action drop
 	pre-up ip link set mape0 mtu 1414
 	pre-up ip -6 addr add 2400:4050:1234:5600:99:f048:d100:1600/128 dev mape0
-	pre-up ip addr add 153.240.72.209/32 dev mape0
+	pre-up ip addr add 192.0.0.2/32 dev mape0
 	up ip link set mape0 up
 	up ip route add default dev mape0
+	up ip rule add iif mape0 to 153.240.72.209/32 blackhole
+	down ip rule del iif mape0 to 153.240.72.209/32 blackhole
 	post-down ip -6 tunnel del mape0
 EOF
 check "ifupdown: the stanza (MTU from --link-mtu)" eval \
