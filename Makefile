@@ -66,7 +66,8 @@ unit: build/unit/portset_test
 	CMOCKA_MESSAGE_OUTPUT=TAP $<
 
 # Helpers the kernel selftests run inside the VM.
-SELFTEST_TOOLS := build/tools/mape_rule build/tools/flows build/tools/ct_free
+SELFTEST_TOOLS := build/tools/mape_rule build/tools/flows build/tools/ct_free \
+		  build/tools/punch
 
 build/tools/%: selftests/tools/%.c $(wildcard selftests/tools/*.h) include/uapi/nf_nat_mape.h
 	@mkdir -p $(@D)

@@ -464,6 +464,23 @@ echo_line() {
 # seen_ports FILE: the ports a "flows run" output says the server saw.
 seen_ports() { awk '$1 == "seen" { print $2 }' "$1"; }
 
+# entries_toward NS ADDR: the TCP conntrack entries in NS translated to ADDR.
+entries_toward() {
+	ip netns exec "$1" conntrack -L -p tcp --reply-dst "$2" 2>/dev/null | wc -l
+}
+
+# entries_gone NS ADDR SECS: the entries toward ADDR left after at most
+# SECS (the module drops them from a work item, after the address went).
+entries_gone() {
+	local n i
+	for ((i = 0; i < $3 * 5; i++)); do
+		n=$(entries_toward "$1" "$2")
+		[ "$n" = 0 ] && break
+		sleep 0.2
+	done
+	echo "$n"
+}
+
 # all_in_set FILE A K PSID: every seen port in the set (and at least one).
 all_in_set() {
 	local bad

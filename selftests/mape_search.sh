@@ -221,9 +221,9 @@ address_removed() {
 	HELD=$!
 	sleep 3
 	opened "$OUT/tcp-held" 40 || { unhold; return 1; }
-	n=$(entries_toward $NAT_ADDR)
+	n=$(entries_toward "$router" $NAT_ADDR)
 	ip -n "$router" addr del $NAT_ADDR/24 dev wan0 &&
-	after=$(entries_gone $NAT_ADDR "$(slow 1)") &&
+	after=$(entries_gone "$router" $NAT_ADDR "$(slow 1)") &&
 	ip -n "$router" addr add $NAT_ADDR/24 dev wan0
 	rc=$?
 	ktap_note "entries toward $NAT_ADDR: $n before, $after after the address went"
@@ -231,22 +231,6 @@ address_removed() {
 	ip netns exec "$client" "$FLOWS" run tcp $SERVER 20000 open:20 > "$OUT/tcp-after"
 	unhold
 	[ "$rc" = 0 ] && [ "$n" -ge 40 ] && [ "$after" = 0 ] && opened "$OUT/tcp-after" 20
-}
-
-entries_toward() {
-	ip netns exec "$router" conntrack -L -p tcp --reply-dst "$1" 2>/dev/null | wc -l
-}
-
-# entries_gone ADDR SECS: the entries toward ADDR left after at most SECS
-# (the module drops them from a work item, after the address went).
-entries_gone() {
-	local n i
-	for ((i = 0; i < $2 * 5; i++)); do
-		n=$(entries_toward "$1")
-		[ "$n" = 0 ] && break
-		sleep 0.2
-	done
-	echo "$n"
 }
 
 # --- conntrack helpers ---
