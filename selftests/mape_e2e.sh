@@ -32,6 +32,7 @@
 require_vm
 
 FLOWS=$MAPE_ROOT/build/tools/flows
+PUNCH=$MAPE_ROOT/build/tools/punch
 MAPECALC=$MAPE_ROOT/tools/mapecalc/mapecalc
 SRV=203.0.113.2
 LAN_HOST=192.168.1.2
@@ -103,6 +104,7 @@ br_rules() {
 			echo "set seen$n { type inet_service; size 65535; flags dynamic; }"
 			echo "counter viol$n {}"
 			echo "counter syn$n {}"
+			echo "counter loop$n {}"
 		done
 		echo "counter unowned {}"
 		echo "chain pre {"
@@ -118,6 +120,7 @@ br_rules() {
 		for n in 1 2; do
 			echo "iifname tun$n meta l4proto { tcp, udp } add @seen$n { th sport }"
 			echo "iifname tun$n tcp flags & (syn | ack) == syn counter name syn$n"
+			echo "iifname tun$n ip daddr $v4 th dport @own$n counter name loop$n"
 			echo "iifname tun$n meta l4proto { tcp, udp } th sport != @own$n counter name viol$n drop"
 			echo "iifname tun$n icmp type echo-request icmp id != @own${n}i counter name viol$n drop"
 		done
@@ -164,6 +167,7 @@ inet_servers() {
 	ip netns exec "$inet" "$FLOWS" serve udp 5100 &
 	ip netns exec "$inet" "$FLOWS" serve tcp 8080 &
 	ip netns exec "$inet" socat TCP-LISTEN:9000,reuseaddr,fork EXEC:cat &
+	ip netns exec "$inet" "$PUNCH" meet 3478 &	# the rendezvous
 	# The MSS every SYN from the CEs arrives with.
 	ip netns exec "$inet" nft -f - <<-NFT
 	table ip host {
@@ -178,7 +182,7 @@ inet_servers() {
 	NFT
 	wait_listen "$inet" t 80 && wait_listen "$inet" t 5201 &&
 	wait_listen "$inet" u 5100 && wait_listen "$inet" t 8080 &&
-	wait_listen "$inet" t 9000
+	wait_listen "$inet" t 9000 && wait_listen "$inet" u 3478
 }
 
 # --- the CEs ---
@@ -220,13 +224,24 @@ ifupdown() {
 }
 
 # ifdown takes away all that ifup made (the tunnel and with it its
-# addresses, route and guard); ifup again, and traffic flows as before.
+# addresses, route, rule and guard), and with the tunnel's last address
+# the flows translated there (kmod/mape_addr.c: the shared address itself
+# is on no interface); ifup again, and traffic flows as before.
 ifdown_then_ifup() {
-	local left out
-	out=$(ifupdown "$ce2" ifdown 2>&1) || { echo "$out" | sed 's/^/# ifdown: /'; return 1; }
+	local left out held before after
+	ip netns exec "$lan2" "$FLOWS" run tcp $SRV 8080 open:20 hold:"$(slow 30)" > "$OUT/held2" &
+	held=$!
+	sleep "$(slow 2)"
+	before=$(entries_toward "$ce2" "$(p IPV4 2)")
+	out=$(ifupdown "$ce2" ifdown 2>&1) || { echo "$out" | sed 's/^/# ifdown: /'; kill $held; return 1; }
+	after=$(entries_gone "$ce2" "$(p IPV4 2)" "$(slow 1)")
+	kill $held
+	ktap_note "ce2's entries toward $(p IPV4 2): $before before ifdown, $after after"
 	left=$(ip -n "$ce2" link show mape0 2>&1 | grep -v 'does not exist'
-	       ip -n "$ce2" route show default; ip -n "$ce2" -6 addr show | grep "$(p CE 2)")
+	       ip -n "$ce2" route show default; ip -n "$ce2" -6 addr show | grep "$(p CE 2)"
+	       ip -n "$ce2" rule show | grep blackhole)
 	[ -z "$left" ] || { echo "$left" | head -5 | sed 's/^/# after ifdown: /'; return 1; }
+	[ "$before" -ge 20 ] && [ "$after" = 0 ] || return 1
 	out=$(ifupdown "$ce2" ifup 2>&1) || { echo "$out" | sed 's/^/# ifup: /'; return 1; }
 	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5100 open:20 > "$OUT/reup"
 	opened "$OUT/reup" 20 && in_set 2 "$OUT/reup" && [ -n "$(guard_drops "$ce2")" ]
@@ -247,7 +262,7 @@ tunnel_networkd() {
 		exec /lib/systemd/systemd-networkd' > "$OUT/networkd.log" 2>&1 &
 	for i in $(seq 1 100); do
 		ip -n "$ce" route show default dev mape0 2>/dev/null | grep -q . &&
-			ip -n "$ce" -4 addr show dev mape0 | grep -q "$(p IPV4 1)/32" && return 0
+			ip -n "$ce" -4 addr show dev mape0 | grep -q "$(p TUNNEL_IPV4 1)/32" && return 0
 		sleep 0.1
 	done
 	echo "# networkd did not bring mape0 up:"
@@ -610,6 +625,48 @@ port_forward_out() {
 	[ "$(nft_packets "$br" unowned)" -gt "$u0" ]
 }
 
+# A datagram from the Internet to a port of ce1's set that no flow or
+# forward holds. The shared address is on no interface of ce1: rather than
+# route it back into the tunnel, to the BR, which would send it back, ce1
+# drops it (mapecalc's blackhole rule, here made by systemd-networkd).
+unsolicited_dropped() {
+	local l0 port=$((FWD_IN + 1))
+	l0=$(nft_packets "$br" loop1)
+	echo x | ip netns exec "$inet" socat -u - UDP:"$(p IPV4 1)":$port &&
+	sleep "$(slow 1)" || return 1
+	ktap_note "to :$port, ce1 sent back $(( $(nft_packets "$br" loop1) - l0 ))"
+	[ "$(nft_packets "$br" loop1)" = "$l0" ]
+}
+
+# UDP hole punching between lan1 and lan2, whose CEs share one address:
+# each learns the other's mapping from the rendezvous on inet, then both
+# send to it. Neither CE holds the shared address, so what lan1 sends to
+# it leaves by the tunnel, and the BR hands it to ce2, which lets it in
+# once lan2 has sent the other way: endpoint-independent mapping gives
+# each the same port toward the rendezvous and toward the peer.
+hole_punch() {
+	local pid rc1 rc2 n
+	ip netns exec "$lan1" "$PUNCH" peer $SRV 3478 4000 > "$OUT/punch1" &
+	pid=$!
+	ip netns exec "$lan2" "$PUNCH" peer $SRV 3478 4000 > "$OUT/punch2"
+	rc2=$?
+	wait $pid
+	rc1=$?
+	for n in 1 2; do ktap_note "lan$n: $(cat "$OUT/punch$n")"; done
+	[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && punched 1 2 && punched 2 1
+}
+
+# punched N M: lan N is at the shared address with a port of CE N's set,
+# its peer at one of CE M's, and it heard the peer from there.
+punched() {
+	local you yport peer pport heard hport
+	read -r _ you yport _ peer pport _ heard hport < "$OUT/punch$1"
+	[ "$you" = "$(p IPV4 1)" ] && [ "$peer" = "$you" ] &&
+	[ "$heard $hport" = "$peer $pport" ] &&
+	[ -z "$(echo "$yport" | not_in_set "$(p PSID_OFFSET $1)" "$(p PSID_LEN $1)" "$(p PSID $1)")" ] &&
+	[ -z "$(echo "$pport" | not_in_set "$(p PSID_OFFSET $2)" "$(p PSID_LEN $2)" "$(p PSID $2)")" ]
+}
+
 # seen_at_br N: the source ports the BR has seen from CE N.
 seen_at_br() {
 	ip netns exec "$br" nft list set ip br seen$1 |
@@ -718,7 +775,7 @@ module_loop() {
 	done
 }
 
-ktap_plan 23
+ktap_plan 25
 ktap_test "setup" setup "$1"
 [ "$ktap_failed" = 0 ] || { ktap_note "no topology: the other checks cannot run"; exit $KSFT_FAIL; }
 # Half the set at once (at most 200): the other half is for connections
@@ -738,6 +795,8 @@ ktap_test "exhaustion_exactly_P_then_refused_per_ce" exhaustion
 ktap_test "smp_two_cpus_fill_95pct_nothing_refused" smp
 ktap_test "port_forward_inside_set_reaches_lan" port_forward_in
 ktap_test "port_forward_outside_set_never_reaches_ce" port_forward_out
+ktap_test "unsolicited_to_shared_address_not_sent_back" unsolicited_dropped
+ktap_test "udp_hole_punching_between_the_two_ces" hole_punch
 ktap_test "br_zero_port_set_violations" no_violations
 ktap_test "br_witness_counts_an_outside_port" br_witness_counts
 ktap_test "guard_drops_untranslated_when_nat_rule_is_gone" guard_drops_untranslated
