@@ -119,6 +119,10 @@ bad "snat ip6 in inet" inet "snat ip6 to [2001:db8::1]:mape 4/8/20" \
 	"mape translates IPv4 only" "snat"
 bad "inet without snat ip" inet "snat to $A:mape 4/8/20" \
 	"mape translates IPv4 only: use \"snat ip to\" in inet tables" "snat"
+bad "fullcone without a port set" ip "snat to $A fullcone" \
+	"fullcone needs a MAP-E port set: snat to ADDR:mape a/k/psid fullcone" "snat"
+bad "masquerade fullcone" ip "masquerade fullcone" \
+	"fullcone needs a MAP-E port set: snat to ADDR:mape a/k/psid fullcone" "masquerade"
 bad "a map of addresses" ip "snat to ip saddr map { 10.0.0.1 : $A }:mape 4/8/20" \
 	"mape takes an IPv4 address or range ADDR-ADDR" \
 	"ip saddr map { 10.0.0.1 : $A }"
@@ -248,6 +252,20 @@ $IMM1
 [ mape addr_min reg 1 psid_offset 6 psid_len 6 psid 41 ]" \
 	'meta nfproto ipv4 snat ip to 192.0.2.1:mape 6/6/41'
 
+good "ip, fullcone" ip 'oifname "mape0" snat to 192.0.2.1:mape 4/8/20 fullcone' \
+"[ meta load oifname => reg 1 ]
+[ cmp eq reg 1 0x6570616d 0x00000030 0x00000000 0x00000000 ]
+$IMM1
+[ mape addr_min reg 1 psid_offset 4 psid_len 8 psid 20 flags 0x10000 ]" \
+	'oifname "mape0" snat to 192.0.2.1:mape 4/8/20 fullcone' \
+	'"flags":"fullcone"'
+
+good "ip, fullcone among other flags" ip 'snat to 192.0.2.1:mape 4/8/20 fullcone,random' \
+"$IMM1
+[ mape addr_min reg 1 psid_offset 4 psid_len 8 psid 20 flags 0x10004 ]" \
+	'snat to 192.0.2.1:mape 4/8/20 random,fullcone' \
+	'"flags":["random","fullcone"]'
+
 # --- JSON input -------------------------------------------------------------
 
 json_ruleset() {
@@ -298,6 +316,17 @@ table inet nat {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		meta nfproto ipv4 snat ip to 192.0.2.1:mape 6/6/41 random
+	}
+}
+table ip cone {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "mape0" snat to 192.0.2.1:mape 4/8/20 fullcone
+	}
+
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "mape0" snat to 192.0.2.1:mape 4/8/20 fullcone
 	}
 }
 EOF
