@@ -73,8 +73,9 @@ static const char usage[] =
 "  --wan IF               interface holding the prefix (needed by -f ip)\n"
 "  --link-mtu N           MTU of the WAN link (default 1500; the tunnel\n"
 "                         gets N - 40)\n"
-"  --fullcone             -f iptables: UDP endpoint-independent filtering\n"
-"                         (-j MAPE --fullcone, in PREROUTING too)\n"
+"  --fullcone             -f iptables, -f nft: UDP endpoint-independent\n"
+"                         filtering (the MAPE rule with --fullcone, or nft's\n"
+"                         fullcone flag, in prerouting too)\n"
 "  -h, --help             this text\n"
 "  -V, --version          version\n"
 "\n"
@@ -236,8 +237,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	if (optind + 1 < argc)
 		die("one prefix only; unexpected '%.60s'", argv[optind + 1]);
 	o->prefix = argv[optind];
-	if (o->out.fullcone && o->format != FMT_IPTABLES)
-		die("--fullcone goes with --format iptables (nft's fullcone is not in nft-expr yet)");
+	if (o->out.fullcone && o->format != FMT_IPTABLES && o->format != FMT_NFT)
+		die("--fullcone goes with --format iptables or nft");
 	if ((o->format == FMT_NETWORKD) != !!o->outdir)
 		die(o->outdir ? "--output-dir goes with --format networkd"
 			      : "--format networkd writes two files: give --output-dir DIR");

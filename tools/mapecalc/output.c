@@ -213,19 +213,29 @@ void mapecalc_print_nft(FILE *f, const struct mapecalc_result *r,
 	else
 		fprintf(f, "# %s/%u not shared: plain snat, all ports\n", s.ip4,
 			r->ip4_len);
-	fprintf(f, "table ip mape {\n"
-		"\tchain postrouting {\n"
+	if (o->fullcone)
+		fprintf(f, "# fullcone: a forward filter must accept new flows from %s in ct status dnat\n",
+			o->tunnel);
+	fprintf(f, "table ip mape {\n");
+	if (o->fullcone) {
+		fprintf(f, "\tchain prerouting {\n"
+			"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+			"\t\tiifname \"%s\" snat to ", o->tunnel);
+		print_snat_target(f, r, &s);
+		fputs(" fullcone\n\t}\n", f);
+	}
+	fprintf(f, "\tchain postrouting {\n"
 		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
 		"\t\toifname \"%s\" snat to ", o->tunnel);
 	print_snat_target(f, r, &s);
-	fprintf(f, "\n"
+	fprintf(f, "%s\n"
 		"\t}\n"
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority mangle; policy accept;\n"
 		"\t\toifname \"%s\" ct state invalid drop\n"
 		"\t\toifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n"
 		"\t}\n"
-		"}\n", o->tunnel, o->tunnel);
+		"}\n", o->fullcone ? " fullcone" : "", o->tunnel, o->tunnel);
 }
 
 /*

@@ -364,8 +364,14 @@ check "iptables --fullcone: MAPE --fullcone in PREROUTING and POSTROUTING, nothi
 	'[ "$(grep -c -- "-j MAPE" "$TMP/out")" = 2 ] &&
 	 has "-A PREROUTING -i mape0 -j MAPE --to-source 153.240.72.209 --psid 6/6/22 --fullcone" &&
 	 has "-A POSTROUTING -o mape0 -j MAPE --to-source 153.240.72.209 --psid 6/6/22 --fullcone"'
-err_case "--fullcone without -f iptables" "--fullcone goes with --format iptables" \
-	2400:4050:1234:5600::/56 --rules "$TABLE" -f nft --fullcone
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f nft --fullcone
+check "nft --fullcone: the mape rule with fullcone in prerouting and postrouting" eval \
+	'[ "$rc" = 0 ] && [ "$(grep -c "snat to" "$TMP/out")" = 2 ] &&
+	 has "iifname \"mape0\" snat to 153.240.72.209:mape 6/6/22 fullcone" &&
+	 has "oifname \"mape0\" snat to 153.240.72.209:mape 6/6/22 fullcone" &&
+	 has "type nat hook prerouting priority dstnat"'
+err_case "--fullcone with -f ip" "--fullcone goes with --format iptables or nft" \
+	2400:4050:1234:5600::/56 --rules "$TABLE" -f ip --wan eth0 --fullcone
 err_case "--fullcone on an unshared address" "--fullcone needs a shared address" \
 	$RFC_RULE 2001:db8:0012:3400::/56 -f iptables --ea-len 8 --fullcone
 
