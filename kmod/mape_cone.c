@@ -218,7 +218,8 @@ static bool mape_cone_same_endpoint(const struct mape_cone_slot *s,
 /*
  * Would port @idx give the flow of @s a port whose cone another endpoint
  * holds (at any address: one slot per port)? The search then prefers
- * another port while it asks for the endpoint's own candidates.
+ * another port, among the endpoint's own candidates and on the walk: a
+ * flow given it would have no mapping of its own to be reached at.
  */
 bool mape_cone_taken(const struct mape_search *s, u32 idx)
 {

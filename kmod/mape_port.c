@@ -11,10 +11,13 @@
  * the flow's mapping (its endpoint's earlier, its own, its hashed), at most
  * min(P, MAPE_MAX_PROBES) for the walk (fewer when the destination is
  * remembered full or the CPU's budget is spent, see mape.h), and at most
- * MAPE_TAKEOVER_TRIES to evict closing TCP holders. No locks are taken;
- * conntrack lookups are RCU, the memo, budget and hints are read and
- * written without locks (a lost entry changes how long we look or which
- * free port we ask for first, never which port is valid).
+ * MAPE_TAKEOVER_TRIES to evict closing TCP holders. A UDP flow of a
+ * fullcone rule also reads the cone slot of each free port it meets (two
+ * lookups more for a slot noted over cone_keep_s ago), never of a taken
+ * one: a refused packet costs no more. No locks are taken; conntrack
+ * lookups are RCU, the memo, budget and hints are read and written
+ * without locks (a lost entry changes how long we look or which free port
+ * we ask for first, never which port is valid).
  */
 #include <linux/jhash.h>
 #include <linux/random.h>
@@ -237,12 +240,16 @@ static void mape_budget_charge(const struct mape_rule *rule, u32 lookups)
 
 /*
  * The quietest closing TCP holders met on the walk, quietest first, tried
- * in turn if no port is free.
+ * in turn if no port is free; and for a UDP flow of a fullcone rule, a
+ * free port whose mapping another endpoint holds, given only if no other
+ * is free: there the flow gets no mapping of its own, and what comes in
+ * for its port goes to the holder.
  */
 struct mape_closing {
 	u32 idx[MAPE_TAKEOVER_TRIES];
 	u32 quiet[MAPE_TAKEOVER_TRIES];
 	u32 n;
+	u32 cone_held;		/* its index + 1; 0: none met */
 };
 
 static void mape_closing_add(struct mape_closing *c, u32 idx, u32 quiet)
@@ -287,13 +294,18 @@ static u32 mape_walk_range(struct mape_search *s, u32 base, u32 len, u32 n,
 	for (i = 0; i < n; i++) {
 		u32 idx = base + pos;
 
-		mape_set_port(s, idx >= size ? idx - size : idx);
+		idx = idx >= size ? idx - size : idx;
+		mape_set_port(s, idx);
 		switch (mape_probe(s, false)) {
 		case PROBE_FREE:
+			if (s->rule->cone && mape_cone_taken(s, idx)) {
+				c->cone_held = c->cone_held ?: idx + 1;
+				break;
+			}
 			*found = true;
 			return i + 1;
 		case PROBE_CLOSING:
-			mape_closing_add(c, idx >= size ? idx - size : idx, s->quiet);
+			mape_closing_add(c, idx, s->quiet);
 			break;
 		default:
 			break;
@@ -329,6 +341,10 @@ static bool mape_walk(struct mape_search *s, u32 limit, struct mape_closing *c)
 	done = mape_walk_range(s, lo, len, limit, c, &found);
 	if (!found)
 		mape_walk_range(s, lo + len, size - len, limit - done, c, &found);
+	if (!found && c->cone_held) {
+		mape_set_port(s, c->cone_held - 1);
+		found = true;
+	}
 	return found;
 }
 
@@ -525,7 +541,7 @@ static bool mape_try_mapped(struct mape_search *s, struct mape_closing *c)
 
 bool mape_find_port(struct mape_search *s)
 {
-	struct mape_closing closing = { .n = 0 };
+	struct mape_closing closing = { .n = 0, .cone_held = 0 };
 	u32 key, limit;
 	bool found;
 
