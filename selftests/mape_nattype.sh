@@ -249,6 +249,31 @@ cone_from_any_remote() {
 	cones | grep -q "^udp $NAT_ADDR:$p 192.0.2.2:40600 last $SERVER:3500 "
 }
 
+# A new endpoint gets a port no other endpoint's mapping holds while one
+# is free, whatever port it hashes to. 4/12/20 has 15 ports, one per
+# block: 13 endpoints hold 13 of them toward :3500, two more endpoints
+# get the 2 left toward :3501 (where the 13 are free too), and each hears
+# a knock at its own. A third still gets a port, one that is held: the
+# whole set stays usable.
+cone_new_endpoint_avoids_held_ports() {
+	local i p q r held=""
+	set_cone 4 12 20 || return 1
+	for i in $(seq 41001 41013); do
+		p=$(map "$i" $SERVER:3500) || return 1
+		held="$held $p"
+	done
+	p=$(udp_listen "$client" 41021 $SERVER:3501) && q=$(udp_listen "$client" 41022 $SERVER:3501) &&
+	r=$(map 41023 $SERVER:3501) || return 1
+	ktap_note "held:$held; :41021 got :$p, :41022 :$q, then :41023 :$r"
+	knock $SERVER2:4460 "$p" && knock $SERVER2:4461 "$q" &&
+	udp_heard 41021 knock-4460 && udp_heard 41022 knock-4461 ||
+		{ echo "# a knock went elsewhere"; return 1; }
+	# shellcheck disable=SC2086
+	[ -z "$(printf '%s\n' $held "$p" "$q" "$r" | not_in_set 4 12 20)" ] &&
+	[ "$(printf '%s\n' $held "$p" "$q" | sort -u | wc -l)" = 15 ] &&
+	case " $held " in *" $r "*) ;; *) false ;; esac
+}
+
 # keep_2 CMD...: CMD with cone_keep_s 2, so that the time alone lets a
 # mapping go quickly; 120 again after it.
 keep_2() {
@@ -354,7 +379,7 @@ unload_with_live_mappings() {
 	ns_delete "$router" && mape_unload && ! grep -q '^nf_nat_mape ' /proc/modules
 }
 
-ktap_plan 19
+ktap_plan 20
 ktap_test "setup" setup
 ktap_test "stun_default_independent_mapping" stun_default
 ktap_test "stun_default_in_set_preserves_port" stun_default_in_set
@@ -369,6 +394,7 @@ ktap_test "random_maps_nothing" random_maps_nothing 4
 ktap_test "fully_random_maps_nothing" random_maps_nothing 16
 ktap_test "stun_fullcone_independent_filter" stun_fullcone
 ktap_test "fullcone_open_to_any_remote_on_held_port_only" cone_from_any_remote
+ktap_test "fullcone_new_endpoint_avoids_held_ports" cone_new_endpoint_avoids_held_ports
 ktap_test "fullcone_mapping_lives_with_its_flow_then_goes" keep_2 mapping_expiry
 ktap_test "fullcone_mapping_lives_with_oldest_flow_too" keep_2 mapping_lives_with_oldest_flow
 ktap_test "hairpin_b_reaches_a_and_a_sees_b_mapping" hairpin
