@@ -261,18 +261,20 @@ static void print_guard(FILE *f, const struct mapecalc_result *r,
 /*
  * A shared address is on no interface (MAPECALC_TUNNEL_IP4): what arrives
  * for it and no NAT rule translates would be routed back into the tunnel,
- * to the BR, which sends it back here, until its TTL runs out.
+ * to the BR, which sends it back here, until its TTL runs out. @down,
+ * if given, leads the line that takes the rule away again (ifupdown).
  */
 static void print_unsolicited(FILE *f, const struct mapecalc_result *r,
 			      const struct mapecalc_out *o, const struct addrs *s,
-			      const char *lead, const char *verb)
+			      const char *up, const char *down)
 {
 	if (!r->shared)
 		return;
-	if (!strcmp(verb, "add"))
-		fprintf(f, "# %s is on no interface: unsolicited traffic to it goes no further\n",
-			s->ip4);
-	fprintf(f, "%sip rule %s iif %s to %s/32 blackhole\n", lead, verb, o->tunnel, s->ip4);
+	fprintf(f, "# %s is on no interface: unsolicited traffic to it goes no further\n",
+		s->ip4);
+	fprintf(f, "%sip rule add iif %s to %s/32 blackhole\n", up, o->tunnel, s->ip4);
+	if (down)
+		fprintf(f, "%sip rule del iif %s to %s/32 blackhole\n", down, o->tunnel, s->ip4);
 }
 
 /*
@@ -352,7 +354,7 @@ int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "ip link set %s mtu %u up\n", o->tunnel, tunnel_mtu(o));
 	fprintf(f, "ip addr add %s/32 dev %s\n", s.tun4, o->tunnel);
 	fprintf(f, "ip route add default dev %s\n", o->tunnel);
-	print_unsolicited(f, r, o, &s, "", "add");
+	print_unsolicited(f, r, o, &s, "", NULL);
 	return 0;
 }
 
@@ -380,8 +382,7 @@ int mapecalc_print_ifupdown(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "\tpre-up ip addr add %s/32 dev %s\n", s.tun4, o->tunnel);
 	fprintf(f, "\tup ip link set %s up\n", o->tunnel);
 	fprintf(f, "\tup ip route add default dev %s\n", o->tunnel);
-	print_unsolicited(f, r, o, &s, "\tup ", "add");
-	print_unsolicited(f, r, o, &s, "\tdown ", "del");
+	print_unsolicited(f, r, o, &s, "\tup ", "\tdown ");
 	fprintf(f, "\tpost-down ip -6 tunnel del %s\n", o->tunnel);
 	return 0;
 }
