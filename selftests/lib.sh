@@ -404,9 +404,10 @@ udp_ask() {
 # DEST (ADDR:PORT, a flows server) once, then takes whatever comes to it,
 # one datagram per line, into $OUT/listen-SPORT, until NS goes (ns_delete
 # kills it). Prints the port the server saw (the mapping) once its answer
-# came. A socket that ended a fixed time after its query once missed the
-# knock that followed in CI, two VMs side by side: udp NoPorts 1 on the
-# client, where the knock arrived.
+# came. (Twice in CI a knock that followed met no socket, udp NoPorts 1
+# on the client. Blamed first on the socket's end, it was the module: its
+# walk gave the flow a port whose mapping another endpoint held, and the
+# knock went to that endpoint.)
 udp_listen() {
 	local f=$OUT/listen-$2 i
 	: > "$f"
