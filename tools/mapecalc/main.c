@@ -26,7 +26,7 @@
 #define EXIT_USAGE 2
 
 enum format { FMT_TEXT, FMT_NFT, FMT_IPTABLES, FMT_IP, FMT_SHELL, FMT_JSON, FMT_NETWORKD,
-	      FMT_IFUPDOWN };
+	      FMT_IFUPDOWN, FMT_PPPOE };
 
 struct opts {
 	const char *rules;
@@ -35,7 +35,8 @@ struct opts {
 	enum format format;
 	struct mapecalc_out out;
 	const char *prefix;
-	const char *outdir;	/* -f networkd */
+	const char *outdir;	/* -f networkd, -f pppoe */
+	bool pppoe_opts;	/* a PPPoE option was given */
 };
 
 static const char usage[] =
@@ -67,8 +68,8 @@ static const char usage[] =
 "\n"
 "Output:\n"
 "  -f, --format FMT       text (default), nft, iptables, ip, shell, json,\n"
-"                         networkd, ifupdown\n"
-"  --output-dir DIR       where -f networkd writes its two files\n"
+"                         networkd, ifupdown, pppoe\n"
+"  --output-dir DIR       where -f networkd and -f pppoe write their files\n"
 "  --tunnel NAME          tunnel interface name (default mape0)\n"
 "  --wan IF               interface holding the prefix (needed by -f ip)\n"
 "  --link-mtu N           MTU of the WAN link (default 1500; the tunnel\n"
@@ -76,6 +77,16 @@ static const char usage[] =
 "  --fullcone             -f iptables, -f nft: UDP endpoint-independent\n"
 "                         filtering (the MAPE rule with --fullcone, or nft's\n"
 "                         fullcone flag, in prerouting too)\n"
+"\n"
+"PPPoE beside MAP-E (-f pppoe):\n"
+"  --pppoe IF             the PPPoE interface (default ppp0)\n"
+"  --via-pppoe ADDR[/LEN] a LAN host or network whose new flows go by PPPoE\n"
+"                         (repeatable)\n"
+"  --pppoe-port P[-Q]     destination ports (TCP, UDP) any LAN host reaches\n"
+"                         by PPPoE (repeatable)\n"
+"  --pppoe-table N        routing table and mark of those flows (default 100)\n"
+"  --no-fallback          while PPPoE is down, drop them rather than send\n"
+"                         them by MAP-E\n"
 "  -h, --help             this text\n"
 "  -V, --version          version\n"
 "\n"
@@ -85,7 +96,9 @@ static const char usage[] =
 "that set up the tunnel; shell prints MAPE_*='value' lines safe to source;\n"
 "json one object; networkd writes TUNNEL.netdev and TUNNEL.network (the\n"
 "tunnel carries the CE address, the WAN's own files stay as they are);\n"
-"ifupdown prints an /etc/network/interfaces.d stanza of the same tunnel.\n"
+"ifupdown prints an /etc/network/interfaces.d stanza of the same tunnel;\n"
+"pppoe writes an nft table, an ip-up.d script and a sysctl.d file that send\n"
+"chosen flows, and what comes in by PPPoE, by PPPoE (see mapecalc(1)).\n"
 "\n"
 "Examples:\n"
 "  mapecalc 240b:10:abcd:ef00::/56\n"
@@ -129,6 +142,7 @@ static int parse_format(const char *s, enum format *f)
 		{ "ip", FMT_IP },
 		{ "shell", FMT_SHELL }, { "json", FMT_JSON },
 		{ "networkd", FMT_NETWORKD }, { "ifupdown", FMT_IFUPDOWN },
+		{ "pppoe", FMT_PPPOE },
 	};
 	size_t i;
 
@@ -144,7 +158,8 @@ static int parse_format(const char *s, enum format *f)
 enum {
 	OPT_RULES = 256, OPT_RULE6, OPT_RULE4, OPT_EALEN, OPT_OFFSET, OPT_BR,
 	OPT_LEGACY, OPT_RFC, OPT_TUNNEL, OPT_WAN, OPT_LINK_MTU, OPT_OUTDIR,
-	OPT_FULLCONE,
+	OPT_FULLCONE, OPT_PPPOE, OPT_VIA_PPPOE, OPT_PPPOE_PORT, OPT_PPPOE_TABLE,
+	OPT_NO_FALLBACK,
 };
 
 static const struct option longopts[] = {
@@ -162,6 +177,11 @@ static const struct option longopts[] = {
 	{ "link-mtu", required_argument, NULL, OPT_LINK_MTU },
 	{ "output-dir", required_argument, NULL, OPT_OUTDIR },
 	{ "fullcone", no_argument, NULL, OPT_FULLCONE },
+	{ "pppoe", required_argument, NULL, OPT_PPPOE },
+	{ "via-pppoe", required_argument, NULL, OPT_VIA_PPPOE },
+	{ "pppoe-port", required_argument, NULL, OPT_PPPOE_PORT },
+	{ "pppoe-table", required_argument, NULL, OPT_PPPOE_TABLE },
+	{ "no-fallback", no_argument, NULL, OPT_NO_FALLBACK },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -172,6 +192,38 @@ static void set_iid(struct opts *o, enum mapecalc_iid iid)
 	if (o->iid != MAPECALC_IID_DEFAULT && o->iid != iid)
 		die("--legacy and --rfc exclude each other");
 	o->iid = iid;
+}
+
+/* The PPPoE options; checked here, so that nothing is written on bad input. */
+static void parse_pppoe(int c, const char *arg, struct mapecalc_pppoe *p)
+{
+	char err[MAPECALC_ERRLEN];
+	uint32_t v;
+
+	switch (c) {
+	case OPT_PPPOE:
+		if (mapecalc_check_ifname(arg, "--pppoe", err))
+			die_err(err);
+		p->ifname = arg;
+		break;
+	case OPT_VIA_PPPOE:
+		if (mapecalc_pppoe_add_via(p, arg, err))
+			die_err(err);
+		break;
+	case OPT_PPPOE_PORT:
+		if (mapecalc_pppoe_add_port(p, arg, err))
+			die_err(err);
+		break;
+	case OPT_PPPOE_TABLE:
+		/* not main (254), local (255), default (253) or unspec (0) */
+		if (mapecalc_parse_u32(arg, 252, &v) || !v)
+			die("bad --pppoe-table '%.40s': want 1..252", arg);
+		p->table = v;
+		break;
+	case OPT_NO_FALLBACK:
+		p->no_fallback = true;
+		break;
+	}
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -185,6 +237,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->format = FMT_TEXT;
 	o->out.tunnel = "mape0";
 	o->out.link_mtu = MAPECALC_LINK_MTU;
+	o->out.pppoe.ifname = "ppp0";
+	o->out.pppoe.table = MAPECALC_PPPOE_TABLE;
 
 	opterr = 0;	/* our own one-line messages, exit 2 */
 	while ((c = getopt_long(argc, argv, ":f:hV", longopts, NULL)) != -1) {
@@ -199,7 +253,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_RFC: set_iid(o, MAPECALC_IID_RFC); break;
 		case 'f':
 			if (parse_format(optarg, &o->format))
-				die("unknown --format '%.40s': want text, nft, iptables, ip, shell, json, networkd or ifupdown",
+				die("unknown --format '%.40s': want text, nft, iptables, ip, shell, json, networkd, ifupdown or pppoe",
 				    optarg);
 			break;
 		case OPT_TUNNEL:
@@ -219,6 +273,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_OUTDIR: o->outdir = optarg; break;
 		case OPT_FULLCONE: o->out.fullcone = true; break;
+		case OPT_PPPOE:
+		case OPT_VIA_PPPOE:
+		case OPT_PPPOE_PORT:
+		case OPT_PPPOE_TABLE:
+		case OPT_NO_FALLBACK:
+			parse_pppoe(c, optarg, &o->out.pppoe);
+			o->pppoe_opts = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(fflush(stdout) ? 1 : 0);
@@ -239,9 +301,13 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->prefix = argv[optind];
 	if (o->out.fullcone && o->format != FMT_IPTABLES && o->format != FMT_NFT)
 		die("--fullcone goes with --format iptables or nft");
-	if ((o->format == FMT_NETWORKD) != !!o->outdir)
-		die(o->outdir ? "--output-dir goes with --format networkd"
-			      : "--format networkd writes two files: give --output-dir DIR");
+	if (o->pppoe_opts && o->format != FMT_PPPOE)
+		die("--pppoe, --via-pppoe, --pppoe-port, --pppoe-table and --no-fallback go with --format pppoe");
+	if (o->outdir && o->format != FMT_NETWORKD && o->format != FMT_PPPOE)
+		die("--output-dir goes with --format networkd or pppoe");
+	if (!o->outdir && (o->format == FMT_NETWORKD || o->format == FMT_PPPOE))
+		die("--format %s writes files: give --output-dir DIR",
+		    o->format == FMT_PPPOE ? "pppoe" : "networkd");
 }
 
 /* An explicit rule needs all four parts: a partial one is not guessed. */
@@ -350,6 +416,10 @@ static void print(const struct opts *o, const struct mapecalc_result *res)
 		break;
 	case FMT_IFUPDOWN:
 		if (mapecalc_print_ifupdown(stdout, res, &o->out, err))
+			die_err(err);
+		break;
+	case FMT_PPPOE:
+		if (mapecalc_write_pppoe(o->outdir, &o->out, err))
 			die_err(err);
 		break;
 	}

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "mape_portset.h"
 
@@ -117,6 +118,28 @@ int mapecalc_compute(const struct mapecalc_rule *r,
 		     struct mapecalc_result *res, char *err);
 unsigned int mapecalc_psid_len(const struct mapecalc_rule *r);
 
+/* pppoe.c: -f pppoe, a PPPoE uplink beside MAP-E */
+#define MAPECALC_PPPOE_MAX	64	/* --via-pppoe, --pppoe-port: each */
+#define MAPECALC_PPPOE_TABLE	100	/* routing table, and the flows' mark */
+#define MAPECALC_PPPOE_PREF	1000	/* its two ip rules: this and the next */
+
+struct mapecalc_pppoe {
+	const char *ifname;		/* --pppoe, default ppp0 */
+	unsigned int table;		/* --pppoe-table */
+	bool no_fallback;		/* --no-fallback */
+	unsigned int n_via, n_port;
+	struct mapecalc_pppoe_net {
+		struct in_addr addr;
+		unsigned int len;
+	} via[MAPECALC_PPPOE_MAX];	/* LAN hosts or networks */
+	struct mapecalc_pppoe_ports {
+		uint16_t lo, hi;
+	} port[MAPECALC_PPPOE_MAX];	/* destination ports, TCP and UDP */
+};
+
+int mapecalc_pppoe_add_via(struct mapecalc_pppoe *p, const char *s, char *err);
+int mapecalc_pppoe_add_port(struct mapecalc_pppoe *p, const char *s, char *err);
+
 /* output.c */
 struct mapecalc_out {
 	const char *tunnel;		/* tunnel interface name */
@@ -124,6 +147,7 @@ struct mapecalc_out {
 	const char *rules_path;		/* table the rule came from, or NULL */
 	unsigned int link_mtu;
 	bool fullcone;			/* -f iptables: --fullcone rules */
+	struct mapecalc_pppoe pppoe;	/* -f pppoe */
 };
 
 void mapecalc_print_text(FILE *f, const struct mapecalc_result *r,
@@ -143,5 +167,10 @@ int mapecalc_print_ifupdown(FILE *f, const struct mapecalc_result *r,
 			    const struct mapecalc_out *o, char *err);
 int mapecalc_write_networkd(const char *dir, const struct mapecalc_result *r,
 			    const struct mapecalc_out *o, char *err);
+/* Writes DIR/mape-pppoe.nft, 50-mape-pppoe (ip-up.d), 60-mape-pppoe.conf. */
+int mapecalc_write_pppoe(const char *dir, const struct mapecalc_out *o, char *err);
+/* DIR/NAME for writing, its path in path[PATH_MAX]; closed, path printed. */
+FILE *mapecalc_create(const char *dir, const char *name, mode_t mode, char *path, char *err);
+int mapecalc_close(FILE *f, const char *path, char *err);
 
 #endif /* MAPECALC_H */

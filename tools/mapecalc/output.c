@@ -5,8 +5,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mapecalc.h"
 
@@ -416,27 +418,52 @@ static void print_network(FILE *f, const struct mapecalc_result *r,
 			s->ip4, o->tunnel, s->ip4);
 }
 
+/* DIR/NAME, created with @mode (whatever the umask lets through). */
+FILE *mapecalc_create(const char *dir, const char *name, mode_t mode, char *path, char *err)
+{
+	FILE *f;
+	int fd;
+
+	if (snprintf(path, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX) {
+		mapecalc_fail(err, "--output-dir: path too long");
+		return NULL;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		mapecalc_fail(err, "cannot write %.200s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return f;
+}
+
+/* Closes what mapecalc_create() opened, and prints its path if all went. */
+int mapecalc_close(FILE *f, const char *path, char *err)
+{
+	int bad = ferror(f);
+
+	if (fclose(f) || bad)
+		return mapecalc_fail(err, "cannot write %.200s", path);
+	printf("%s\n", path);
+	return 0;
+}
+
 static int write_file(const char *dir, const char *name, const char *ext,
 		      void (*print)(FILE *, const struct mapecalc_result *,
 				    const struct mapecalc_out *, const struct addrs *),
 		      const struct mapecalc_result *r, const struct mapecalc_out *o,
 		      const struct addrs *s, char *err)
 {
-	char path[PATH_MAX];
+	char file[NAME_MAX + 1], path[PATH_MAX];
 	FILE *f;
-	int bad;
 
-	if (snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext) >= (int)sizeof(path))
-		return mapecalc_fail(err, "--output-dir: path too long");
-	f = fopen(path, "w");
+	snprintf(file, sizeof(file), "%s.%s", name, ext);	/* ifname: 15 at most */
+	f = mapecalc_create(dir, file, 0644, path, err);
 	if (!f)
-		return mapecalc_fail(err, "cannot write %.200s: %s", path, strerror(errno));
+		return -1;
 	print(f, r, o, s);
-	bad = ferror(f);
-	if (fclose(f) || bad)
-		return mapecalc_fail(err, "cannot write %.200s", path);
-	printf("%s\n", path);
-	return 0;
+	return mapecalc_close(f, path, err);
 }
 
 int mapecalc_write_networkd(const char *dir, const struct mapecalc_result *r,

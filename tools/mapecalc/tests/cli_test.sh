@@ -410,6 +410,64 @@ check "networkd: .netdev and .network (MTU from --link-mtu)" eval \
 	'cat "$TMP/nd/mape0.netdev" "$TMP/nd/mape0.network" | grep -v -e "^#" -e "^\$" |
 	 diff "$TMP/nd.want" - > "$TMP/diff" || { diag "$TMP/diff"; false; }'
 
+# PPPoE beside MAP-E: three files, the paths printed; the nft table read
+# back by nft -c, the ip-up.d script by sh -n (selftests/mape_pppoe.sh
+# runs them with a real PPPoE session).
+mkdir -p "$TMP/pp"
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f pppoe --output-dir "$TMP/pp" \
+	--via-pppoe 192.168.1.20 --via-pppoe 192.168.2.0/24 --pppoe-port 8443 --pppoe-port 50000-50100
+printf '%s\n' "$TMP/pp/mape-pppoe.nft" "$TMP/pp/50-mape-pppoe" "$TMP/pp/60-mape-pppoe.conf" > "$TMP/pp.paths"
+check "pppoe: prints the three paths it wrote" eval \
+	'[ "$rc" = 0 ] && cmp -s "$TMP/pp.paths" "$TMP/out" || diag "$TMP/out" "$TMP/err"'
+cp "$TMP/pp/mape-pppoe.nft" "$TMP/out"
+check "pppoe: hosts, networks and ports chosen, inbound on ppp0 too, replies follow" eval \
+	'has "elements = { 192.168.1.20, 192.168.2.0/24 }" && has "elements = { 8443, 50000-50100 }" &&
+	 has "ct state new iifname \"ppp0\" ct mark set 0x64" &&
+	 has "ct state new iifname != { \"ppp0\", \"mape0\" } ip saddr @via_pppoe ct mark set 0x64" &&
+	 has "type route hook output priority mangle" && has "ct mark 0x64 meta mark set ct mark" &&
+	 has "oifname \"ppp0\" masquerade" && has "oifname \"ppp0\" tcp flags syn tcp option maxseg size set rt mtu"'
+check "pppoe: falls back to MAP-E by default, never with PPPoE's own flows" eval \
+	'has "oifname \"mape0\" ct state new ct mark 0x64 ct mark set 0" && has "oifname \"mape0\" ct mark 0x64 drop"'
+if command -v nft > /dev/null 2>&1 && nft -c -f "$TMP/probe.nft" > /dev/null 2>&1; then
+	check "pppoe: nft -c accepts the table" \
+		eval 'nft -c -f "$TMP/pp/mape-pppoe.nft" 2> "$TMP/nfterr" || { diag "$TMP/nfterr"; false; }'
+else
+	skip "pppoe: nft -c accepts the table" "nft -c unavailable"
+fi
+check "pppoe: ip-up.d script, executable, parses, only for ppp0" eval \
+	'[ -x "$TMP/pp/50-mape-pppoe" ] && sh -n "$TMP/pp/50-mape-pppoe" &&
+	 grep -qx "ip route replace default dev ppp0 table 100" "$TMP/pp/50-mape-pppoe" &&
+	 grep -qx "ip rule add pref 1000 fwmark 0x64 lookup main suppress_prefixlength 0" "$TMP/pp/50-mape-pppoe" &&
+	 grep -qx "ip rule add pref 1001 fwmark 0x64 lookup 100" "$TMP/pp/50-mape-pppoe" &&
+	 grep -qx "\[ \"\${PPP_IFACE:-\$1}\" = \"ppp0\" \] || exit 0" "$TMP/pp/50-mape-pppoe"'
+check "pppoe: strict rp_filter with the marks" eval \
+	'grep -qx "net.ipv4.conf.all.rp_filter = 1" "$TMP/pp/60-mape-pppoe.conf" &&
+	 grep -qx "net.ipv4.conf.all.src_valid_mark = 1" "$TMP/pp/60-mape-pppoe.conf"'
+run 2400:4050:1234:5600::/56 --rules "$TABLE" -f pppoe --output-dir "$TMP/pp" --pppoe ppp7 \
+	--pppoe-table 7 --no-fallback --tunnel ocn0
+cp "$TMP/pp/mape-pppoe.nft" "$TMP/out"
+check "pppoe: --pppoe, --pppoe-table, --tunnel, --no-fallback" eval \
+	'[ "$rc" = 0 ] && has "oifname \"ocn0\" ct mark 0x7 drop" &&
+	 ! grep -qF -e "ct state new ct mark" -e via_pppoe -e pppoe_ports "$TMP/out" && has "iifname \"ppp7\"" &&
+	 grep -qx "ip rule add pref 1001 fwmark 0x7 lookup 7" "$TMP/pp/50-mape-pppoe"'
+err_case "-f pppoe without --output-dir" "give --output-dir" -f pppoe 240b:10:abcd:ef00::/56
+err_case "--via-pppoe without -f pppoe" "go with --format pppoe" \
+	--via-pppoe 192.168.1.2 240b:10:abcd:ef00::/56
+err_case "--via-pppoe not an address" "bad --via-pppoe 'lan'" \
+	-f pppoe --output-dir "$TMP/pp" --via-pppoe lan 240b:10:abcd:ef00::/56
+err_case "--via-pppoe with host bits" "bits set after /24" \
+	-f pppoe --output-dir "$TMP/pp" --via-pppoe 192.168.1.1/24 240b:10:abcd:ef00::/56
+err_case "--pppoe-port 0" "bad --pppoe-port '0'" \
+	-f pppoe --output-dir "$TMP/pp" --pppoe-port 0 240b:10:abcd:ef00::/56
+err_case "--pppoe-port backwards" "bad --pppoe-port '90-80'" \
+	-f pppoe --output-dir "$TMP/pp" --pppoe-port 90-80 240b:10:abcd:ef00::/56
+err_case "--pppoe-table main" "bad --pppoe-table '254'" \
+	-f pppoe --output-dir "$TMP/pp" --pppoe-table 254 240b:10:abcd:ef00::/56
+err_case "--pppoe with a shell character" "--pppoe" \
+	-f pppoe --output-dir "$TMP/pp" --pppoe 'ppp0;x' 240b:10:abcd:ef00::/56
+err_case "-f pppoe into a missing directory" "cannot write" \
+	-f pppoe --output-dir "$TMP/missing" 240b:10:abcd:ef00::/56
+
 # The same tunnel as an ifupdown stanza (the VM test runs ifup/ifdown).
 run 2400:4050:1234:5600::/56 --rules "$TABLE" -f ifupdown --link-mtu 1454
 cat > "$TMP/ifupdown.want" <<'EOF'
