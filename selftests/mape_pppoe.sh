@@ -245,10 +245,9 @@ mss_fits() {
 	[ "$(count "$inet" mss_ppp_big)" = 0 ]
 }
 
-# PPPoE down: lan2's new flows leave by MAP-E, ports in the set, and a
-# PPPoE is back, lan2's new
-# flows go by PPPoE again. Nothing reached the BR from another address
-# or port.
+# PPPoE down: lan2's new flows leave by MAP-E, ports in the set. PPPoE
+# back: they go by PPPoE again. Nothing reached the BR from another
+# address or from a port outside the set.
 down_and_up() {
 	local m0 p0 o0
 	o0=$(count "$br" outside)
