@@ -3,7 +3,8 @@
 # Install what building and testing need on Debian 12, skipping what is
 # present: toolchain, cmocka, libxtables-dev (the iptables plugin), QEMU,
 # busybox, and for the tests nft, iptables, netfilter-persistent, socat,
-# iperf3, ab, nginx, ifupdown and the STUN client and server; dkms; for
+# iperf3, ab, nginx, ifupdown, the STUN client and server, and ppp and
+# pppoe (a PPPoE session beside MAP-E); dkms; for
 # make debs debhelper, dh-dkms, lintian and fakeroot, and debootstrap for
 # the Debian 13 package test; and
 # the kernels the module is built and booted for:
@@ -20,8 +21,8 @@ base="gcc make libc6-dev libcmocka-dev libxtables-dev pkg-config
       qemu-system-x86 busybox-static nftables iptables netfilter-persistent
       iptables-persistent socat iproute2 iputils-ping procps conntrack kmod
       cpio xz-utils zstd iperf3 apache2-utils nginx dkms ifupdown
-      stun-client stun-server debhelper dh-dkms lintian fakeroot debootstrap
-      linux-image-amd64 linux-headers-amd64"
+      stun-client stun-server ppp pppoe debhelper dh-dkms lintian fakeroot
+      debootstrap linux-image-amd64 linux-headers-amd64"
 old61=linux-headers-6.1.0-50-amd64
 
 demo="gcc make libc6-dev libxtables-dev pkg-config qemu-system-x86
