@@ -147,7 +147,8 @@ ce_services() {
 	ip netns exec "$inet" "$FLOWS" serve tcp 8080 &
 	ip netns exec "$inet" "$FLOWS" serve tcp 8443 &
 	ip netns exec "$inet" "$FLOWS" serve udp 5000 &
-	wait_listen "$ce" t 2222 && wait_listen "$lan1" t 8080 && wait_listen "$inet" t 8080 &&
+	ip netns exec "$inet" socat TCP-LISTEN:7,fork,reuseaddr EXEC:cat &
+	wait_listen "$inet" t 7 && wait_listen "$ce" t 2222 && wait_listen "$lan1" t 8080 && wait_listen "$inet" t 8080 &&
 	wait_listen "$inet" t 8443 && wait_listen "$inet" u 5000
 }
 
@@ -162,18 +163,25 @@ pppd_start() {
 		> /dev/null 2>&1 &
 	PPPD=$!
 	for ((i = 0; i < $(slow 300); i++)); do
-		ip -n "$ce" route show table 100 | grep -q "^default dev ppp0" && return 0
+		ip -n "$ce" route show table 100 2>/dev/null | grep -q "^default dev ppp0" && return 0
 		sleep 0.1
 	done
 	echo "# no PPPoE session:"; tail -5 "$OUT/ce-pppd.log" | sed 's/^/# /'
 	return 1
 }
 
-# pppd_stop: pppd ends the session and takes ppp0 away.
+# pppd_stop: pppd ends the session and takes ppp0 away; the ISP's end
+# goes too, and pppoe-server frees its one session slot.
 pppd_stop() {
+	local i
 	kill -TERM "$PPPD" 2>/dev/null
 	wait "$PPPD" 2>/dev/null
-	! ip -n "$ce" link show ppp0 > /dev/null 2>&1
+	for ((i = 0; i < $(slow 100); i++)); do
+		ip -n "$isp" link show isp0 > /dev/null 2>&1 || break
+		sleep 0.1
+	done
+	sleep 1
+	! ip -n "$ce" link show ppp0 > /dev/null 2>&1 && ! ip -n "$isp" link show isp0 > /dev/null 2>&1
 }
 
 setup() {
@@ -245,24 +253,57 @@ mss_fits() {
 	[ "$(count "$inet" mss_ppp_big)" = 0 ]
 }
 
-# PPPoE down: lan2's new flows leave by MAP-E, ports in the set. PPPoE
-# back: they go by PPPoE again. Nothing reached the BR from another
-# address or from a port outside the set.
-down_and_up() {
-	local m0 p0 o0
-	o0=$(count "$br" outside)
-	pppd_stop || { echo "# ppp0 still there"; return 1; }
+# PPPoE down: lan2's new flows leave by MAP-E, ports in the set. A
+# connection lan2 opens meanwhile (an echo on inet, COPROC) stays for the
+# next case.
+down_falls_back() {
+	local m0
+	pppd_stop || { echo "# ppp0 or isp0 still there"; return 1; }
 	m0=$(count "$inet" from_mape)
 	run "$lan2" down_udp udp $SRV 5000 20 && all_in_set "$OUT/down_udp" $A $K $PSID &&
 	[ "$(count "$inet" from_mape)" -gt "$m0" ] || return 1
-	pppd_start || return 1
-	p0=$(count "$inet" from_ppp)
-	run "$lan2" up_udp udp $SRV 5000 20 && [ "$(count "$inet" from_ppp)" -gt "$p0" ] &&
-	ktap_note "down: 20 flows by MAP-E in the set; up again: 20 by PPPoE; BR outside +$(( $(count "$br" outside) - o0 ))" &&
-	[ "$(count "$br" outside)" = "$o0" ]
+	coproc ip netns exec "$lan2" socat - TCP:$SRV:7
+	echo_line down || { echo "# no echo while PPPoE is down"; return 1; }
+	ktap_note "PPPoE down: lan2's 20 new flows by MAP-E, ports in $A/$K/$PSID"
 }
 
-ktap_plan 7
+# PPPoE back: lan2's new flows go by PPPoE again, and the connection it
+# opened while PPPoE was down still works, by MAP-E.
+up_again() {
+	local p0 m0
+	pppd_start || return 1
+	p0=$(count "$inet" from_ppp) m0=$(count "$inet" from_mape)
+	run "$lan2" up_udp udp $SRV 5000 20 && [ "$(count "$inet" from_ppp)" -gt "$p0" ] || return 1
+	echo_line up || { echo "# the connection opened while PPPoE was down broke"; return 1; }
+	ktap_note "PPPoE up: lan2's 20 new flows by PPPoE; the older connection" \
+		"by MAP-E ($(( $(count "$inet" from_mape) - m0 )) packets)"
+	[ "$(count "$inet" from_mape)" -gt "$m0" ]
+}
+
+# With --no-fallback, lan2's flows are dropped while PPPoE is down: none
+# is answered, none reaches inet or the BR. Then the default again.
+no_fallback() {
+	local r0 m0 rc=0
+	kill "$COPROC_PID" 2>/dev/null
+	pppoe_config --no-fallback && pppd_stop || return 1
+	r0=$(count "$br" relayed) m0=$(count "$inet" from_mape)
+	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5000 wait:1000 open:5 > "$OUT/nofb"
+	opened "$OUT/nofb" 0 && [ "$(count "$br" relayed)" = "$r0" ] &&
+	[ "$(count "$inet" from_mape)" = "$m0" ] || rc=1
+	ktap_note "--no-fallback, PPPoE down: lan2 $(grep '^open' "$OUT/nofb");" \
+		"the BR relayed $(( $(count "$br" relayed) - r0 ))"
+	pppoe_config && pppd_start && return $rc
+}
+
+# Through all of it, nothing reached the BR from another address than the
+# CE's or from a port outside its set.
+nothing_leaked() {
+	ktap_note "the BR dropped $(count "$br" outside) packets from another address or port;" \
+		"relayed $(count "$br" relayed)"
+	[ "$(count "$br" outside)" = 0 ]
+}
+
+ktap_plan 11
 ktap_test "setup" setup
 [ "$ktap_failed" = 0 ] || { ktap_note "no topology: the other checks cannot run"; exit $KSFT_FAIL; }
 ktap_test "chosen_lan_host_leaves_by_pppoe_whole_port_range" chosen_host_by_pppoe
@@ -270,5 +311,9 @@ ktap_test "other_hosts_by_mape_in_set_chosen_port_by_pppoe" others_by_mape
 ktap_test "forward_on_pppoe_answered_by_pppoe_mape_forward_works" forwards
 ktap_test "router_service_on_pppoe_address_answers_by_pppoe" router_service
 ktap_test "pppoe_syn_mss_fits" mss_fits
-ktap_test "pppoe_down_falls_back_to_mape_up_again" down_and_up
+ktap_test "pppoe_down_chosen_host_falls_back_to_mape" down_falls_back
+ktap_test "pppoe_up_again_new_flows_by_pppoe_old_stay" up_again
+ktap_test "no_fallback_drops_chosen_flows_while_down" no_fallback
+ktap_test "chosen_host_by_pppoe_after_all_that" chosen_host_by_pppoe
+ktap_test "nothing_reached_the_br_from_another_address_or_port" nothing_leaked
 ktap_finish
