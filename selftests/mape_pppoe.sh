@@ -75,11 +75,13 @@ isp_setup() {
 	table ip seen {
 		counter from_ppp {}
 		counter from_mape {}
+		counter syn_ppp {}
 		counter mss_ppp_big {}
 		chain in {
 			type filter hook input priority filter; policy accept;
 			ip saddr $PPP_ADDR counter name from_ppp
 			ip saddr $MAPE_IPV4 counter name from_mape
+			ip saddr $PPP_ADDR tcp flags & (syn | ack) == syn counter name syn_ppp
 			ip saddr $PPP_ADDR tcp flags & (syn | ack) == syn tcp option maxseg size > 1452 counter name mss_ppp_big
 		}
 	}
@@ -194,6 +196,9 @@ setup() {
 
 count() { nft_packets "$1" "$2"; }
 
+# span FILE...: the lowest and highest port the server saw, and how many.
+span() { cat "$@" | seen_ports | sort -n | awk 'NR == 1 { lo = $1 } END { printf "%d-%d (%d)", lo, $1, NR }'; }
+
 # --- the checks ---
 
 # run NS NAME PROTO ADDR PORT N: N flows from NS, all answered.
@@ -209,8 +214,8 @@ chosen_host_by_pppoe() {
 	run "$lan2" ppp_tcp tcp $SRV 8080 50 && run "$lan2" ppp_udp udp $SRV 5000 50 || return 1
 	outside=$(cat "$OUT/ppp_tcp" "$OUT/ppp_udp" | seen_ports | not_in_set $A $K $PSID | wc -l)
 	ktap_note "from lan2: inet saw $(( $(count "$inet" from_ppp) - p0 )) packets from $PPP_ADDR," \
-		"$(( $(count "$inet" from_mape) - m0 )) from $MAPE_IPV4; $outside of 100 ports outside" \
-		"the set; the BR relayed $(( $(count "$br" relayed) - r0 ))"
+		"$(( $(count "$inet" from_mape) - m0 )) from $MAPE_IPV4; ports $(span "$OUT/ppp_tcp" "$OUT/ppp_udp")," \
+		"$outside of 100 outside the set; the BR relayed $(( $(count "$br" relayed) - r0 ))"
 	[ "$(count "$inet" from_ppp)" -gt "$p0" ] && [ "$(count "$inet" from_mape)" = "$m0" ] &&
 	[ "$outside" -gt 0 ] && [ "$(count "$br" relayed)" = "$r0" ]
 }
@@ -224,7 +229,8 @@ others_by_mape() {
 	all_in_set "$OUT/mape_tcp" $A $K $PSID && all_in_set "$OUT/mape_udp" $A $K $PSID || return 1
 	p0=$(count "$inet" from_ppp)
 	run "$lan1" port_tcp tcp $SRV 8443 5 &&
-	ktap_note "lan1: 100 flows by MAP-E in $A/$K/$PSID; to :8443, $(( $(count "$inet" from_ppp) - p0 )) packets by PPPoE"
+	ktap_note "lan1: 100 flows by MAP-E, ports $(span "$OUT/mape_tcp" "$OUT/mape_udp"), all in" \
+		"$A/$K/$PSID; to :8443, $(( $(count "$inet" from_ppp) - p0 )) packets by PPPoE"
 	[ "$(count "$inet" from_ppp)" -gt "$p0" ]
 }
 
@@ -247,10 +253,10 @@ router_service() {
 	run "$inet" own tcp $PPP_ADDR 2222 5 && [ "$(count "$br" relayed)" = "$r0" ]
 }
 
-# SYNs by PPPoE carry an MSS that fits its 1492 bytes.
+# SYNs by PPPoE carry an MSS that fits its 1492 bytes (lan2 offers 1460).
 mss_fits() {
-	ktap_note "SYNs from $PPP_ADDR with MSS over 1452: $(count "$inet" mss_ppp_big)"
-	[ "$(count "$inet" mss_ppp_big)" = 0 ]
+	ktap_note "SYNs from $PPP_ADDR: $(count "$inet" syn_ppp), with MSS over 1452: $(count "$inet" mss_ppp_big)"
+	[ "$(count "$inet" syn_ppp)" -gt 0 ] && [ "$(count "$inet" mss_ppp_big)" = 0 ]
 }
 
 # PPPoE down: lan2's new flows leave by MAP-E, ports in the set. A
