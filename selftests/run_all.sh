@@ -10,7 +10,7 @@ cd "$(dirname "$0")" || exit 1
 # SCRIPT:ARG runs SCRIPT with one argument (the end-to-end scenarios).
 all="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_nattype.sh mape_search.sh mape_netns.sh nft_mape.sh
        xt_mape.sh:legacy xt_mape.sh:nft
-       mape_e2e.sh:v6plus mape_e2e.sh:ocn mape_e2e.sh:rfc"
+       mape_e2e.sh:v6plus mape_e2e.sh:ocn mape_e2e.sh:rfc mape_pppoe.sh"
 tests=${*:-$all}
 
 # MAPE_SLOW=N: a kernel N times slower (the debug kernel) gets N times the
