@@ -39,11 +39,7 @@ N_UDP=$((MAPE_PORTS < 200 ? MAPE_PORTS : 200))
 br_setup() {
 	local own
 	own=$(set_ranges $A $K $PSID)
-	ns_create br && ns_create inet &&
-	ip netns exec "$br" sysctl -qw net.ipv4.ip_forward=1 &&
-	ip -n "$br" -6 addr add "$MAPE_BR/128" dev lo &&
-	veth_link "$br" inet0 203.0.113.1/24 "$inet" eth0 $SRV/24 &&
-	ip -n "$inet" route add default via 203.0.113.1 || return 1
+	mape_br_inet $SRV || return 1
 	ip netns exec "$br" nft -f - <<-NFT
 	table ip br {
 		set own { type inet_service; flags interval; elements = { $own } }

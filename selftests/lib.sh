@@ -239,6 +239,17 @@ mape_wan_link() {
 	ip -n "$1" -6 route add default via fe80::b dev wan0
 }
 
+# mape_br_inet SRV: namespaces $br and $inet: the BR forwarding, with
+# $MAPE_BR on its lo, and the Internet host at SRV/24 behind its inet0
+# (203.0.113.1, inet's default route).
+mape_br_inet() {
+	ns_create br && ns_create inet &&
+	ip netns exec "$br" sysctl -qw net.ipv4.ip_forward=1 &&
+	ip -n "$br" -6 addr add "$MAPE_BR/128" dev lo &&
+	veth_link "$br" inet0 203.0.113.1/24 "$inet" eth0 "$1/24" &&
+	ip -n "$inet" route add default via 203.0.113.1
+}
+
 # mape_br_tunnel BR TUN IF CE_ADDR BR_ADDR IPV4 MTU [TABLE]: the BR's end
 # of one CE's tunnel: the CE's /128 via IF, ip6tnl TUN, and IPV4 routed
 # into it (in routing table TABLE, default main).

@@ -45,11 +45,7 @@ trap cleanup EXIT
 # --- the Internet: inet, the BR, the ISP ---
 
 br_setup() {
-	ns_create br && ns_create inet && ns_create isp || return 1
-	ip netns exec "$br" sysctl -qw net.ipv4.ip_forward=1 &&
-	ip -n "$br" -6 addr add "$MAPE_BR/128" dev lo &&
-	veth_link "$br" inet0 203.0.113.1/24 "$inet" eth0 $SRV/24 &&
-	ip -n "$inet" route add default via 203.0.113.1 || return 1
+	mape_br_inet $SRV && ns_create isp || return 1
 	ip netns exec "$br" nft -f - <<-NFT
 	table ip br {
 		set own { type inet_service; flags interval; elements = { $(set_ranges $A $K $PSID) } }
