@@ -277,6 +277,8 @@ up_again() {
 	p0=$(count "$inet" from_ppp) m0=$(count "$inet" from_mape)
 	run "$lan2" up_udp udp $SRV 5000 20 && [ "$(count "$inet" from_ppp)" -gt "$p0" ] || return 1
 	echo_line up || { echo "# the connection opened while PPPoE was down broke"; return 1; }
+	[ "$(ip -n "$ce" rule show | grep -c '^100[01]:')" = 2 ] ||
+		{ echo "# ip-up run twice left:"; ip -n "$ce" rule show | sed 's/^/# /'; return 1; }
 	ktap_note "PPPoE up: lan2's 20 new flows by PPPoE; the older connection" \
 		"by MAP-E ($(( $(count "$inet" from_mape) - m0 )) packets)"
 	[ "$(count "$inet" from_mape)" -gt "$m0" ]

@@ -437,8 +437,9 @@ fi
 check "pppoe: ip-up.d script, executable, parses, only for ppp0" eval \
 	'[ -x "$TMP/pp/50-mape-pppoe" ] && sh -n "$TMP/pp/50-mape-pppoe" &&
 	 grep -qx "ip route replace default dev ppp0 table 100" "$TMP/pp/50-mape-pppoe" &&
-	 grep -qx "ip rule add pref 1000 fwmark 0x64 lookup main suppress_prefixlength 0" "$TMP/pp/50-mape-pppoe" &&
-	 grep -qx "ip rule add pref 1001 fwmark 0x64 lookup 100" "$TMP/pp/50-mape-pppoe" &&
+	 grep -qx "	ip rule add pref 1000 fwmark 0x64 lookup main suppress_prefixlength 0" "$TMP/pp/50-mape-pppoe" &&
+	 grep -qx "	ip rule add pref 1001 fwmark 0x64 lookup 100" "$TMP/pp/50-mape-pppoe" &&
+	 [ "$(tail -n 1 "$TMP/pp/50-mape-pppoe")" = "ip route replace default dev ppp0 table 100" ] &&
 	 grep -qx "\[ \"\${PPP_IFACE:-\$1}\" = \"ppp0\" \] || exit 0" "$TMP/pp/50-mape-pppoe"'
 check "pppoe: strict rp_filter with the marks" eval \
 	'grep -qx "net.ipv4.conf.all.rp_filter = 1" "$TMP/pp/60-mape-pppoe.conf" &&
@@ -449,7 +450,7 @@ cp "$TMP/pp/mape-pppoe.nft" "$TMP/out"
 check "pppoe: --pppoe, --pppoe-table, --tunnel, --no-fallback" eval \
 	'[ "$rc" = 0 ] && has "oifname \"ocn0\" ct mark 0x7 drop" &&
 	 ! grep -qF -e "ct state new ct mark" -e via_pppoe -e pppoe_ports "$TMP/out" && has "iifname \"ppp7\"" &&
-	 grep -qx "ip rule add pref 1001 fwmark 0x7 lookup 7" "$TMP/pp/50-mape-pppoe"'
+	 grep -qx "	ip rule add pref 1001 fwmark 0x7 lookup 7" "$TMP/pp/50-mape-pppoe"'
 err_case "-f pppoe without --output-dir" "give --output-dir" -f pppoe 240b:10:abcd:ef00::/56
 err_case "--via-pppoe without -f pppoe" "go with --format pppoe" \
 	--via-pppoe 192.168.1.2 240b:10:abcd:ef00::/56
