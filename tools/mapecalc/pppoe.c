@@ -88,23 +88,63 @@ static void print_elements(FILE *f, const struct mapecalc_pppoe *p, bool ports)
 	}
 }
 
-/* Flows that choose PPPoE when they begin, from a LAN (not from an uplink). */
-static void print_choose(FILE *f, const struct mapecalc_out *o, const struct mapecalc_pppoe *p)
+/* New flows from a LAN (in on neither uplink) that match @what go by PPPoE. */
+static void print_choose_lan(FILE *f, const struct mapecalc_out *o, const char *what)
 {
-	const char *lan = "ct state new iifname != { \"%s\", \"%s\" }";
+	fprintf(f, "\t\tct state new iifname != { \"%s\", \"%s\" } %s ct mark set %#x\n",
+		o->pppoe.ifname, o->tunnel, what, o->pppoe.table);
+}
 
-	fprintf(f, "\t\tct state new iifname \"%s\" ct mark set %#x\n", p->ifname, p->table);
+/* The chosen hosts and ports, as nft sets. */
+static void print_sets(FILE *f, const struct mapecalc_pppoe *p)
+{
 	if (p->n_via) {
-		fprintf(f, "\t\t");
-		fprintf(f, lan, p->ifname, o->tunnel);
-		fprintf(f, " ip saddr @via_pppoe ct mark set %#x\n", p->table);
+		fprintf(f, "\tset via_pppoe {\n\t\ttype ipv4_addr; flags interval\n\t\telements = { ");
+		print_elements(f, p, false);
+		fprintf(f, " }\n\t}\n");
 	}
 	if (p->n_port) {
-		fprintf(f, "\t\t");
-		fprintf(f, lan, p->ifname, o->tunnel);
-		fprintf(f, " meta l4proto { tcp, udp } th dport @pppoe_ports ct mark set %#x\n",
-			p->table);
+		fprintf(f, "\tset pppoe_ports {\n\t\ttype inet_service; flags interval\n\t\telements = { ");
+		print_elements(f, p, true);
+		fprintf(f, " }\n\t}\n");
 	}
+}
+
+/* A flow's mark when it begins, and on each of its packets either way. */
+static void print_marks(FILE *f, const struct mapecalc_out *o)
+{
+	const struct mapecalc_pppoe *p = &o->pppoe;
+
+	fprintf(f, "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n");
+	fprintf(f, "\t\tct state new iifname \"%s\" ct mark set %#x\n", p->ifname, p->table);
+	if (p->n_via)
+		print_choose_lan(f, o, "ip saddr @via_pppoe");
+	if (p->n_port)
+		print_choose_lan(f, o, "meta l4proto { tcp, udp } th dport @pppoe_ports");
+	fprintf(f, "\t\tct mark %#x meta mark set ct mark\n\t}\n", p->table);
+	fprintf(f, "\t# the router's own answers (a service reached on %s): routed again\n", p->ifname);
+	fprintf(f, "\tchain output {\n\t\ttype route hook output priority mangle; policy accept;\n"
+		   "\t\tct mark %#x meta mark set ct mark\n\t}\n", p->table);
+}
+
+/* Leaving: the MSS clamp, the fallback, and the PPPoE address. */
+static void print_leave(FILE *f, const struct mapecalc_out *o)
+{
+	const struct mapecalc_pppoe *p = &o->pppoe;
+
+	fprintf(f, "\tchain forward {\n\t\ttype filter hook forward priority mangle; policy accept;\n");
+	fprintf(f, "\t\toifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n", p->ifname);
+	fprintf(f, "\t\tiifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n\t}\n",
+		p->ifname);
+	fprintf(f, "\tchain postrouting {\n\t\ttype filter hook postrouting priority mangle; policy accept;\n");
+	if (!p->no_fallback)
+		fprintf(f, "\t\t# %s down: new flows by MAP-E, and they stay there when it is back\n"
+			   "\t\toifname \"%s\" ct state new ct mark %#x ct mark set 0\n",
+			p->ifname, o->tunnel, p->table);
+	fprintf(f, "\t\t# a flow that began by %s never leaves by MAP-E: its address is not MAP-E's\n"
+		   "\t\toifname \"%s\" ct mark %#x drop\n", p->ifname, o->tunnel, p->table);
+	fprintf(f, "\t}\n\tchain srcnat {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		   "\t\toifname \"%s\" masquerade\n\t}\n", p->ifname);
 }
 
 static void print_nft(FILE *f, const struct mapecalc_out *o)
@@ -120,35 +160,10 @@ static void print_nft(FILE *f, const struct mapecalc_out *o)
 		   "# dnat to 192.168.1.2): this table marks their flows before that.\n",
 		p->ifname);
 	fprintf(f, "table ip mape_pppoe\ndelete table ip mape_pppoe\ntable ip mape_pppoe {\n");
-	if (p->n_via) {
-		fprintf(f, "\tset via_pppoe {\n\t\ttype ipv4_addr; flags interval\n\t\telements = { ");
-		print_elements(f, p, false);
-		fprintf(f, " }\n\t}\n");
-	}
-	if (p->n_port) {
-		fprintf(f, "\tset pppoe_ports {\n\t\ttype inet_service; flags interval\n\t\telements = { ");
-		print_elements(f, p, true);
-		fprintf(f, " }\n\t}\n");
-	}
-	fprintf(f, "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n");
-	print_choose(f, o, p);
-	fprintf(f, "\t\tct mark %#x meta mark set ct mark\n\t}\n", p->table);
-	fprintf(f, "\t# the router's own answers (a service reached on %s): routed again\n", p->ifname);
-	fprintf(f, "\tchain output {\n\t\ttype route hook output priority mangle; policy accept;\n"
-		   "\t\tct mark %#x meta mark set ct mark\n\t}\n", p->table);
-	fprintf(f, "\tchain forward {\n\t\ttype filter hook forward priority mangle; policy accept;\n");
-	fprintf(f, "\t\toifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n", p->ifname);
-	fprintf(f, "\t\tiifname \"%s\" tcp flags syn tcp option maxseg size set rt mtu\n\t}\n",
-		p->ifname);
-	fprintf(f, "\tchain postrouting {\n\t\ttype filter hook postrouting priority mangle; policy accept;\n");
-	if (!p->no_fallback)
-		fprintf(f, "\t\t# %s down: new flows by MAP-E, and they stay there when it is back\n"
-			   "\t\toifname \"%s\" ct state new ct mark %#x ct mark set 0\n",
-			p->ifname, o->tunnel, p->table);
-	fprintf(f, "\t\t# %s's own flows never leave by MAP-E (their source is not its)\n"
-		   "\t\toifname \"%s\" ct mark %#x drop\n", p->ifname, o->tunnel, p->table);
-	fprintf(f, "\t}\n\tchain srcnat {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		   "\t\toifname \"%s\" masquerade\n\t}\n}\n", p->ifname);
+	print_sets(f, p);
+	print_marks(f, o);
+	print_leave(f, o);
+	fprintf(f, "}\n");
 }
 
 /*
