@@ -90,8 +90,8 @@ isp_setup() {
 pppoe_server() {
 	local etc=/etc/netns/$isp/ppp
 	mkdir -p "$etc" &&
-	printf 'require-pap\nifname isp0\nlcp-echo-interval 1\nlcp-echo-failure 3\nlogfile %s\n' \
-		"$OUT/isp-pppd.log" > "$etc/pppoe-server-options" &&
+	printf 'require-pap\nifname isp0\nlcp-echo-interval 1\nlcp-echo-failure %s\nlogfile %s\n' \
+		"$(slow 3)" "$OUT/isp-pppd.log" > "$etc/pppoe-server-options" &&
 	printf '"ce" * "secret" *\n' > "$etc/pap-secrets" && chmod 600 "$etc/pap-secrets" &&
 	ip link add wan1 netns "$ce" type veth peer name ce0 netns "$isp" &&
 	ip -n "$ce" link set wan1 up && ip -n "$isp" link set ce0 up || return 1
@@ -151,20 +151,23 @@ ce_services() {
 }
 
 # pppd_start: the CE's PPPoE session (kernel PPPoE, pppd's plugin), up
-# once ip-up has run the generated script: table 100 has its route.
+# once ip-up has run the generated script: table 100 has its route. pppd
+# keeps trying, as a router's does (persist); LCP echoes and the wait
+# grow with MAPE_SLOW.
 PPPD=""
 pppd_start() {
-	local i
+	local end=$((SECONDS + $(slow 30)))
 	ip netns exec "$ce" pppd plugin pppoe.so nic-wan1 user ce password secret noauth \
-		ifname ppp0 noipdefault nodefaultroute mtu 1492 mru 1492 \
-		lcp-echo-interval 1 lcp-echo-failure 3 nodetach logfile "$OUT/ce-pppd.log" \
-		> /dev/null 2>&1 &
+		ifname ppp0 noipdefault nodefaultroute mtu 1492 mru 1492 persist holdoff 1 \
+		maxfail 0 lcp-echo-interval 1 lcp-echo-failure "$(slow 3)" nodetach \
+		logfile "$OUT/ce-pppd.log" > /dev/null 2>&1 &
 	PPPD=$!
-	for ((i = 0; i < $(slow 300); i++)); do
+	while [ $SECONDS -lt $end ]; do
 		ip -n "$ce" route show table 100 2>/dev/null | grep -q "^default dev ppp0" && return 0
-		sleep 0.1
+		sleep 0.2
 	done
-	echo "# no PPPoE session:"; tail -5 "$OUT/ce-pppd.log" | sed 's/^/# /'
+	echo "# no PPPoE session after $(slow 30) s:"
+	tail -n 5 "$OUT/ce-pppd.log" "$OUT/isp-pppd.log" "$OUT/pppoe-server.log" 2>&1 | sed 's/^/# /'
 	return 1
 }
 
