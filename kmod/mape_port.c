@@ -239,20 +239,20 @@ static void mape_budget_charge(const struct mape_rule *rule, u32 lookups)
 /* --- the walk --- */
 
 /*
- * The quietest closing TCP holders met on the walk, quietest first, tried
- * in turn if no port is free; and for a UDP flow of a fullcone rule, a
- * free port whose mapping another endpoint holds, given only if no other
- * is free: there the flow gets no mapping of its own, and what comes in
- * for its port goes to the holder.
+ * What the search met that it may still give if no port is free: the
+ * quietest closing TCP holders, quietest first, tried in turn; and for a
+ * UDP flow of a fullcone rule, a free port whose mapping another endpoint
+ * holds, given only if no other is free: there the flow gets no mapping
+ * of its own, and what comes in for its port goes to the holder.
  */
-struct mape_closing {
+struct mape_fallbacks {
 	u32 idx[MAPE_TAKEOVER_TRIES];
 	u32 quiet[MAPE_TAKEOVER_TRIES];
 	u32 n;
 	u32 cone_held;		/* its index + 1; 0: none met */
 };
 
-static void mape_closing_add(struct mape_closing *c, u32 idx, u32 quiet)
+static void mape_closing_add(struct mape_fallbacks *c, u32 idx, u32 quiet)
 {
 	u32 i;
 
@@ -282,7 +282,7 @@ static void mape_closing_add(struct mape_closing *c, u32 idx, u32 quiet)
  * probes made; s->tuple holds a free port when *found.
  */
 static u32 mape_walk_range(struct mape_search *s, u32 base, u32 len, u32 n,
-			   struct mape_closing *c, bool *found)
+			   struct mape_fallbacks *c, bool *found)
 {
 	u32 size = s->rule->ps.size, pos, step, i;
 
@@ -331,7 +331,8 @@ static void mape_stripe(const struct mape_search *s, u32 *lo, u32 *len)
  * (and one loses its packet at confirm) only once a stripe is full,
  * instead of with a chance of one in the number of free ports.
  */
-static bool mape_walk(struct mape_search *s, u32 limit, struct mape_closing *c)
+static bool mape_walk(struct mape_search *s, u32 limit,
+		      struct mape_fallbacks *c)
 {
 	u32 size = s->rule->ps.size, lo, len, done;
 	bool found = false;
@@ -349,7 +350,8 @@ static bool mape_walk(struct mape_search *s, u32 limit, struct mape_closing *c)
 }
 
 /* No free port: evict a closing holder, the quietest that can still be. */
-static bool mape_take_over(struct mape_search *s, const struct mape_closing *c)
+static bool mape_take_over(struct mape_search *s,
+			   const struct mape_fallbacks *c)
 {
 	u32 i;
 
@@ -506,7 +508,7 @@ static u32 mape_candidate_add(u32 *cand, u32 n, u32 idx)
  * before confirm, keeps the lost port as the endpoint's mapping elsewhere.
  * A per-CPU hashed port would give each endpoint a mapping per CPU.
  */
-static bool mape_try_mapped(struct mape_search *s, struct mape_closing *c)
+static bool mape_try_mapped(struct mape_search *s, struct mape_fallbacks *c)
 {
 	u32 cand[3], n = 0, hint = 0, own_idx = 0, i;
 	bool own, hinted;
@@ -541,15 +543,15 @@ static bool mape_try_mapped(struct mape_search *s, struct mape_closing *c)
 
 bool mape_find_port(struct mape_search *s)
 {
-	struct mape_closing closing = { .n = 0, .cone_held = 0 };
+	struct mape_fallbacks fallbacks = {};
 	u32 key, limit;
 	bool found;
 
-	if (s->rule->hints && mape_try_mapped(s, &closing))
+	if (s->rule->hints && mape_try_mapped(s, &fallbacks))
 		return true;
 	key = mape_memo_key(s);
 	limit = mape_limit(s, key);
-	found = mape_walk(s, limit, &closing) || mape_take_over(s, &closing);
+	found = mape_walk(s, limit, &fallbacks) || mape_take_over(s, &fallbacks);
 	if (found)
 		return true;
 	if (!s->remembered && !s->capped)
