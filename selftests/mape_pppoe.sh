@@ -36,9 +36,8 @@ A=$MAPE_PSID_OFFSET K=$MAPE_PSID_LEN PSID=$MAPE_PSID
 FWD_MAPE=$(( $(set_ranges $A $K $PSID | cut -d- -f1) + 1 ))
 
 cleanup() {
-	jobs -p | xargs -r kill 2>/dev/null
-	ns_cleanup
-	rm -rf "/etc/netns/$ce" "/etc/netns/$isp" "$OUT"
+	test_cleanup
+	rm -rf "/etc/netns/$ce" "/etc/netns/$isp"
 }
 trap cleanup EXIT
 
