@@ -36,12 +36,15 @@ ktap_skip() {
 
 # ktap_test NAME CMD...: one case, passing when CMD succeeds. A failing
 # case prints the drop counters of the namespaces in $HOPS (hop_report),
-# so that a lost packet can be placed.
+# so that a lost packet can be placed. A case of 10 s or more says how
+# long it took: CI's budget is spent in a few of them.
 HOPS=""
 ktap_test() {
-	local name=$1
+	local name=$1 t0=$SECONDS rc=0
 	shift
-	if "$@"; then
+	"$@" || rc=1
+	[ $((SECONDS - t0)) -lt 10 ] || ktap_note "$name took $((SECONDS - t0)) s"
+	if [ $rc = 0 ]; then
 		ktap_ok "$name"
 	else
 		[ -z "$HOPS" ] || hop_report $HOPS
