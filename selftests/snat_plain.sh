@@ -23,11 +23,14 @@ setup() {
 }
 
 # Each server echoes "peer-address peer-port" of what it received; the TCP
-# one then holds the connection a while, so the test's flows overlap.
+# one then holds the connection a while, so the test's flows overlap. A
+# UDP child has read its one datagram at once and then waits only -t for
+# its answer (0.5 s by default, less than a debug kernel takes to fork
+# the shell: "echo: I/O error" and no answer).
 start_servers() {
 	ip netns exec "$server" socat TCP-LISTEN:8080,reuseaddr,fork \
 		SYSTEM:'echo $SOCAT_PEERADDR $SOCAT_PEERPORT; sleep 4' &
-	ip netns exec "$server" socat UDP-RECVFROM:5353,fork \
+	ip netns exec "$server" socat -t "$(slow 2)" UDP-RECVFROM:5353,fork \
 		SYSTEM:'echo $SOCAT_PEERADDR $SOCAT_PEERPORT' &
 	wait_listen "$server" t 8080 && wait_listen "$server" u 5353
 }
