@@ -7,7 +7,7 @@
 #   make deps         apt-install everything the build and tests need
 #   make unit         userspace unit tests of the port-set arithmetic
 #   make xt           build/xtables/libxt_MAPE.so, the iptables plugin (-j MAPE)
-#   make selftest-tools  helpers the VM selftests run
+#   make selftest-tools  helpers the VM selftests run, mapecalc among them
 #   make mapecalc     tools/mapecalc, the CE parameter calculator
 #   make nft          build/nft/sbin/nft, an nft that knows snat ...:mape
 #   make bench        the benchmark in the VM, into bench/results/ (bench/README.md)
@@ -73,7 +73,8 @@ build/tools/%: selftests/tools/%.c $(wildcard selftests/tools/*.h) include/uapi/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -Iinclude/uapi $< -o $@
 
-selftest-tools: $(SELFTEST_TOOLS)
+# The VM selftests run mapecalc too (the rules a user would load).
+selftest-tools: $(SELFTEST_TOOLS) mapecalc
 
 mapecalc:
 	$(MAKE) -C tools/mapecalc
