@@ -361,7 +361,11 @@ ns_drops() {
 	for d in /sys/class/net/*; do
 		read -r rx < "$d/statistics/rx_dropped"
 		read -r tx < "$d/statistics/tx_dropped"
-		[ "$rx$tx" = 00 ] || printf ' %s rx_dropped %s tx_dropped %s;' "${d##*/}" "$rx" "$tx"
+		read -r rxe < "$d/statistics/rx_errors"
+		read -r txe < "$d/statistics/tx_errors"
+		[ "$rx$tx$rxe$txe" = 0000 ] ||
+			printf ' %s rx_dropped %s tx_dropped %s rx_errors %s tx_errors %s;' \
+				"${d##*/}" "$rx" "$tx" "$rxe" "$txe"
 	done
 	awk '/^Udp:/ && !named { split($0, name); named = 1; next }
 	     /^Udp:/ { for (i = 2; i <= NF; i++) if (name[i] ~ /Errors|NoPorts/ && $i) printf " udp %s %s;", name[i], $i }
@@ -383,6 +387,9 @@ tcp_stat() {
 # hop_report NS...: every counter of a dropped packet, hop by hop: the
 # vCPUs' input backlogs (softnet_stat: dropped, squeezed), and per
 # namespace its interfaces' drops, UDP errors, conntrack and mape.
+# ns_drops_in NS: ns_drops, read in NS.
+ns_drops_in() { ip netns exec "$1" bash -c "$(declare -f ns_drops); ns_drops"; }
+
 hop_report() {
 	local ns total drop squeeze rest cpu=0 line=""
 	while read -r total drop squeeze rest; do
@@ -391,7 +398,7 @@ hop_report() {
 	done < /proc/net/softnet_stat
 	ktap_note "backlog:$line"
 	for ns; do
-		ktap_note "${ns%-*}:$(ip netns exec "$ns" bash -c "$(declare -f ns_drops); ns_drops")" \
+		ktap_note "${ns%-*}:$(ns_drops_in "$ns")" \
 			"ct insert_failed/drop, mape exhausted/remembered/capped, ct clash_resolve: $(nat_facts "$ns")," \
 			"early_drop $(ct_stat "$ns" early_drop), invalid $(ct_stat "$ns" invalid)"
 	done

@@ -228,7 +228,7 @@ ifupdown() {
 # the flows translated there (kmod/mape_addr.c: the shared address itself
 # is on no interface); ifup again, and traffic flows as before.
 ifdown_then_ifup() {
-	local left out held before after
+	local left out held before after drops
 	ip netns exec "$lan2" "$FLOWS" run tcp $SRV 8080 open:20 hold:"$(slow 30)" > "$OUT/held2" &
 	held=$!
 	sleep "$(slow 2)"
@@ -243,25 +243,17 @@ ifdown_then_ifup() {
 	[ -z "$left" ] || { echo "$left" | head -5 | sed 's/^/# after ifdown: /'; return 1; }
 	[ "$before" -ge 20 ] && [ "$after" = 0 ] || return 1
 	out=$(ifupdown "$ce2" ifup 2>&1) || { echo "$out" | sed 's/^/# ifup: /'; return 1; }
-	before="ce2 mape0 $(link_errs "$ce2" mape0), br tun2 $(link_errs "$br" tun2)"
+	drops="ce2:$(ns_drops_in "$ce2") br:$(ns_drops_in "$br")"
 	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5100 open:20 > "$OUT/reup"
-	opened "$OUT/reup" 20 || { reup_report "$before"; return 1; }
+	opened "$OUT/reup" 20 || { reup_report "$drops"; return 1; }
 	in_set 2 "$OUT/reup" && [ -n "$(guard_drops "$ce2")" ]
 }
 
-# link_errs NS DEV: a device's receive and transmit errors and drops.
-link_errs() {
-	ip -n "$1" -s link show dev "$2" | awk '
-		$1 == "RX:" { getline; r = $3 "/" $4 } $1 == "TX:" { getline; t = $3 "/" $4 }
-		END { print "rx err/drop " r " tx err/drop " t }'
-}
-
-# reup_report BEFORE: where the flows that failed after ifup went (CI saw
-# 1 of 20 unanswered after 5 resends, once, on 6.1): the tunnel ends'
-# errors then and now, and ce2's entries for those flows.
+# reup_report DROPS: where the flows that failed after ifup went (CI saw
+# 1 of 20 unanswered after 5 resends, once, on 6.1): the drops before
+# them (the hop report gives them after) and ce2's entries for them.
 reup_report() {
 	ktap_note "before the flows: $1"
-	ktap_note "after: ce2 mape0 $(link_errs "$ce2" mape0), br tun2 $(link_errs "$br" tun2)"
 	ip netns exec "$ce2" conntrack -L -p udp --dport 5100 2>/dev/null |
 		head -25 | sed 's/^/# ce2: /'
 }
