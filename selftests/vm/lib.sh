@@ -48,14 +48,14 @@ vm_extract_vmlinux() {
 	for magic in '\xfd\x37\x7a\x58\x5a\x00:xz' '\x28\xb5\x2f\xfd:zstd' '\x1f\x8b\x08:gzip'; do
 		tool=${magic##*:}
 		for off in $(LC_ALL=C grep -aboP "${magic%:*}" "$img" | cut -d: -f1); do
-			tail -c +$((off + 1)) "$img" | $tool -dc 2>/dev/null > "$out.tmp" || true
-			if [ "$(head -c 4 "$out.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
-				mv "$out.tmp" "$out"
+			tail -c +$((off + 1)) "$img" | $tool -dc 2>/dev/null > "$out.tmp.$$" || true
+			if [ "$(head -c 4 "$out.tmp.$$" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+				mv "$out.tmp.$$" "$out"
 				return 0
 			fi
 		done
 	done
-	rm -f "$out.tmp"
+	rm -f "$out.tmp.$$"
 	echo "run.sh: cannot extract vmlinux from $img" >&2
 	return 1
 }
@@ -92,8 +92,8 @@ vm_make_initrd() {
 	done
 	cp "$VMDIR/initramfs-init" "$root/init"
 	chmod 755 "$root/init"
-	(cd "$root" && find . | cpio -o -H newc --quiet) > "$out.tmp"
-	mv "$out.tmp" "$out"
+	(cd "$root" && find . | cpio -o -H newc --quiet) > "$out.tmp.$$"
+	mv "$out.tmp.$$" "$out"
 	rm -rf "$root"
 }
 
