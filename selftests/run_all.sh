@@ -6,12 +6,19 @@
 # case counts always show the failure.
 #
 #   run_all.sh [SCRIPT[:ARG]...]    default: all of them, in the order below
+#   run_all.sh --e2e | --no-e2e     the end-to-end scenarios, or all but them
+#				    (half the time each: two VMs share it)
 cd "$(dirname "$0")" || exit 1
 # SCRIPT:ARG runs SCRIPT with one argument (the end-to-end scenarios).
+e2e="mape_e2e.sh:v6plus mape_e2e.sh:ocn mape_e2e.sh:rfc"
 all="module.sh snat_plain.sh mape_rules.sh mape_nat.sh mape_nattype.sh mape_search.sh mape_netns.sh nft_mape.sh
        xt_mape.sh:legacy xt_mape.sh:nft
-       mape_e2e.sh:v6plus mape_e2e.sh:ocn mape_e2e.sh:rfc mape_pppoe.sh"
-tests=${*:-$all}
+       $e2e mape_pppoe.sh"
+case ${1:-} in
+--e2e) tests=$e2e ;;
+--no-e2e) tests=$(printf '%s\n' $all | grep -vxF "$(printf '%s\n' $e2e)") ;;
+*) tests=${*:-$all} ;;
+esac
 
 # MAPE_SLOW=N: a kernel N times slower (the debug kernel) gets N times the
 # time per script.
