@@ -720,16 +720,16 @@ br_witness_counts() {
 # LAN traffic is forwarded untranslated, and mape0's egress filter drops
 # it before it reaches the BR; the BR counts no violation.
 guard_drops_untranslated() {
-	local v0 g0 g rc
+	local v0 g0 g gone
 	v0=$(nft_packets "$br" viol2) g0=$(guard_drops "$ce2")
 	ip netns exec "$ce2" nft flush chain ip mape postrouting || return 1
 	ip netns exec "$lan2" "$FLOWS" run udp $SRV 5100 wait:2000 open:20 > "$OUT/unnat"
 	mape_on 2 || return 1
-	g=$(guard_drops "$ce2")
+	g=$(guard_drops "$ce2") gone=$(untranslated_gone)
 	ktap_note "ce2 without its NAT rule: 20 flows, $(grep '^open' "$OUT/unnat")," \
 		"guard drops +$((g - g0)), BR violations +$(( $(nft_packets "$br" viol2) - v0 ))," \
-		"$(untranslated_gone) untranslated entries then deleted"
-	opened "$OUT/unnat" 0 && [ "$g" -ge $((g0 + 20)) ] &&
+		"${gone:-?} untranslated entries then deleted"
+	opened "$OUT/unnat" 0 && [ "$g" -ge $((g0 + 20)) ] && [ "$gone" = 20 ] &&
 	[ "$(nft_packets "$br" viol2)" = "$v0" ]
 }
 
