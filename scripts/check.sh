@@ -66,7 +66,7 @@ vm_suites() {
 		[ "$part" != "$job" ] || part=""
 		rm -f "$LOG/vm-$name.rc"
 		if [ ! -r "build/$k/modroot/lib/modules/$k/updates/nf_nat_mape.ko" ]; then
-			not_ok "$k: module and index built for the VM"
+			not_ok "$job: module and index built for the VM"
 			continue
 		fi
 		{ selftests/vm/run.sh --kernel "$k" --timeout "$VM_TIMEOUT" -- \
@@ -219,7 +219,7 @@ suite "Debian 13 package tests" "$LOG/trixie-test.log" tests/debs/trixie.sh
 # suite alone would leave a core idle for 20 minutes: two VMs share it.
 section "kernel selftests on trixie-backports' kernel"
 if [ -s "$LOG/trixie-kernels" ]; then
-	vm_suites $(sed 's|.*|&/e2e &/no-e2e|' "$LOG/trixie-kernels")
+	vm_suites $(sed '/^$/d; s|.*|&/e2e &/no-e2e|' "$LOG/trixie-kernels")
 else
 	not_ok "trixie-backports' kernel prepared for the VM (see the section above)"
 fi

@@ -57,9 +57,9 @@ for t in $tests; do
 	failed=1
 done
 
-# After the last script (the module unloaded by then: mape_e2e's cleanup
-# and module.sh remove it), two scans: kmemleak reports an object only once
-# a scan found it unreferenced and older than 5 s.
+# After the last script, with the module unloaded, two scans: kmemleak
+# reports an object only once a scan found it unreferenced and older than
+# 5 s.
 if [ -n "$kmemleak" ]; then
 	n=$((n + 1))
 	modprobe -r nf_nat_mape 2> /dev/null
