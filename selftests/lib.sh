@@ -353,11 +353,12 @@ nat_expect() {
 	esac
 }
 
-# ns_drops: run inside a namespace: its interfaces' drops and its UDP
+# ns_drops: run inside a namespace: its interfaces' drops and errors (an
+# ip6tnl counts a transmit its lower device refused as an error), its UDP
 # errors and datagrams to no socket (an answer that met no conntrack entry
 # lands there), those that are not zero.
 ns_drops() {
-	local d
+	local d rx tx rxe txe
 	for d in /sys/class/net/*; do
 		read -r rx < "$d/statistics/rx_dropped"
 		read -r tx < "$d/statistics/tx_dropped"
@@ -379,6 +380,9 @@ ns_drops() {
 	' /proc/net/snmp /proc/net/netstat
 }
 
+# ns_drops_in NS: ns_drops, read in NS.
+ns_drops_in() { ip netns exec "$1" bash -c "$(declare -f ns_drops); ns_drops"; }
+
 # tcp_stat NS NAME: a TCP counter of nstat in NS.
 tcp_stat() {
 	ip netns exec "$1" nstat -saz "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
@@ -387,9 +391,6 @@ tcp_stat() {
 # hop_report NS...: every counter of a dropped packet, hop by hop: the
 # vCPUs' input backlogs (softnet_stat: dropped, squeezed), and per
 # namespace its interfaces' drops, UDP errors, conntrack and mape.
-# ns_drops_in NS: ns_drops, read in NS.
-ns_drops_in() { ip netns exec "$1" bash -c "$(declare -f ns_drops); ns_drops"; }
-
 hop_report() {
 	local ns total drop squeeze rest cpu=0 line=""
 	while read -r total drop squeeze rest; do
