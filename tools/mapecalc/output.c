@@ -337,6 +337,13 @@ void mapecalc_print_iptables(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "COMMIT\n");
 }
 
+/*
+ * "addrgenmode none" (networkd: LinkLocalAddressing=no): an ipip6 tunnel
+ * carries IPv4 only, and from a link-local address of its own a router
+ * not forwarding IPv6 would keep sending router solicitations, each
+ * counted as a transmit error of the tunnel. It is set while the tunnel
+ * is down: the address is made as it comes up.
+ */
 int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 		      const struct mapecalc_out *o, char *err)
 {
@@ -353,7 +360,8 @@ int mapecalc_print_ip(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "ip -6 tunnel add %s mode ipip6 local %s remote %s encaplimit none\n",
 		o->tunnel, s.ce, s.br);
 	print_guard(f, r, o, &s, "");
-	fprintf(f, "ip link set %s mtu %u up\n", o->tunnel, tunnel_mtu(o));
+	fprintf(f, "ip link set %s mtu %u addrgenmode none\n", o->tunnel, tunnel_mtu(o));
+	fprintf(f, "ip link set %s up\n", o->tunnel);
 	fprintf(f, "ip addr add %s/32 dev %s\n", s.tun4, o->tunnel);
 	fprintf(f, "ip route add default dev %s\n", o->tunnel);
 	print_unsolicited(f, r, o, &s, "", NULL);
@@ -379,7 +387,7 @@ int mapecalc_print_ifupdown(FILE *f, const struct mapecalc_result *r,
 	fprintf(f, "\tpre-up ip -6 tunnel add %s mode ipip6 local %s remote %s encaplimit none\n",
 		o->tunnel, s.ce, s.br);
 	print_guard(f, r, o, &s, "\tpre-up ");
-	fprintf(f, "\tpre-up ip link set %s mtu %u\n", o->tunnel, tunnel_mtu(o));
+	fprintf(f, "\tpre-up ip link set %s mtu %u addrgenmode none\n", o->tunnel, tunnel_mtu(o));
 	fprintf(f, "\tpre-up ip -6 addr add %s/128 dev %s\n", s.ce, o->tunnel);
 	fprintf(f, "\tpre-up ip addr add %s/32 dev %s\n", s.tun4, o->tunnel);
 	fprintf(f, "\tup ip link set %s up\n", o->tunnel);

@@ -318,7 +318,8 @@ ip -6 tunnel add mape0 mode ipip6 local 2400:4050:1234:5600:99:f048:d100:1600 re
 tc qdisc add dev mape0 clsact
 tc filter add dev mape0 egress pref 1 protocol ip u32 match ip src 153.240.72.209/32 action ok
 tc filter add dev mape0 egress pref 2 matchall action drop
-ip link set mape0 mtu 1414 up
+ip link set mape0 mtu 1414 addrgenmode none
+ip link set mape0 up
 ip addr add 192.0.0.2/32 dev mape0
 ip route add default dev mape0
 ip rule add iif mape0 to 153.240.72.209/32 blackhole
@@ -478,7 +479,7 @@ iface mape0 inet manual
 	pre-up tc qdisc add dev mape0 clsact
 	pre-up tc filter add dev mape0 egress pref 1 protocol ip u32 match ip src 153.240.72.209/32 action ok
 	pre-up tc filter add dev mape0 egress pref 2 matchall action drop
-	pre-up ip link set mape0 mtu 1414
+	pre-up ip link set mape0 mtu 1414 addrgenmode none
 	pre-up ip -6 addr add 2400:4050:1234:5600:99:f048:d100:1600/128 dev mape0
 	pre-up ip addr add 192.0.0.2/32 dev mape0
 	up ip link set mape0 up
