@@ -259,7 +259,8 @@ mape_br_inet() {
 mape_br_tunnel() {
 	ip -n "$1" -6 route add "$4/128" via fe80::c dev "$3" &&
 	ip -n "$1" -6 tunnel add "$2" mode ipip6 local "$5" remote "$4" encaplimit none &&
-	ip -n "$1" link set "$2" mtu "$7" up &&
+	ip -n "$1" link set "$2" mtu "$7" addrgenmode none &&
+	ip -n "$1" link set "$2" up &&
 	ip -n "$1" route add "$6/32" dev "$2" table "${8:-main}"
 }
 
