@@ -267,8 +267,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->out.wan = optarg;
 			break;
 		case OPT_LINK_MTU:
-			if (mapecalc_parse_u32(optarg, 65535, &v) || v < 1280)
-				die("bad --link-mtu '%.40s': want 1280..65535", optarg);
+			/* the tunnel (N - 40) holds IPv6 state, which needs 1280 */
+			if (mapecalc_parse_u32(optarg, 65535, &v) || v < 1280 + MAPECALC_IP6_HDR)
+				die("bad --link-mtu '%.40s': want 1320..65535 (the tunnel gets N - 40, and IPv6 on it needs 1280)",
+				    optarg);
 			o->out.link_mtu = v;
 			break;
 		case OPT_OUTDIR: o->outdir = optarg; break;

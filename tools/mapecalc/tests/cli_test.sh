@@ -231,6 +231,11 @@ err_case "bad --br" "--br" --br 2001:db8::zz --rules "$TABLE" 240b:10:abcd:ef00:
 err_case "bad --tunnel" "bad --tunnel" --tunnel 'a;b' 240b:10:abcd:ef00::/56
 err_case "bad --wan" "bad --wan" --wan 'eth0 x' 240b:10:abcd:ef00::/56
 err_case "bad --link-mtu" "bad --link-mtu" --link-mtu 1500x 240b:10:abcd:ef00::/56
+# Below 1320 the tunnel's MTU is below IPv6's 1280: the kernel takes its
+# IPv6 state away, and with it the CE address and addrgenmode none.
+err_case "--link-mtu 1319: tunnel below 1280" "want 1320" --link-mtu 1319 240b:10:abcd:ef00::/56
+run --rules "$TABLE" -f ip --wan eth1 --link-mtu 1320 240b:10:abcd:ef00::/56
+check "--link-mtu 1320: tunnel MTU 1280" eval '[ "$rc" = 0 ] && has "mtu 1280 addrgenmode none"'
 err_case "--legacy with --rfc" "exclude each other" --legacy --rfc 240b:10:abcd:ef00::/56
 err_case "unknown option" "unknown option '--bogus'" --bogus 240b:10:abcd:ef00::/56
 err_case "option without its value" "needs a value" 240b:10:abcd:ef00::/56 --tunnel
