@@ -29,10 +29,11 @@ vm_kernels() {
 }
 
 # Full release for "" (the newest installed here), a full release, or a
-# prefix such as 6.1 / 6.12 / 7 (unpacked kernels included).
+# prefix such as 6.1 / 6.12 / 7: an installed kernel first, then an
+# unpacked or built one (so 6.12 is not make check-debug's kernel).
 vm_resolve_kernel() {
 	local want=$1 v
-	for v in $(vm_kernels ${want:+all}); do
+	for v in $(vm_kernels) ${want:+$(vm_kernels all)}; do
 		if [ -z "$want" ] || [ "$v" = "$want" ] || [ "${v#"$want".}" != "$v" ]; then
 			echo "$v"
 			return 0
